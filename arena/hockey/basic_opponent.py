@@ -1,0 +1,113 @@
+"""The course's scripted BasicOpponent: a PD controller that chases the puck (spec section 6).
+
+The control law is a pure function of (observation, phase, weak), so it can be tested and
+vectorised; ``BasicOpponent`` wraps it with its own seeded generator for the phase (the
+original draws from the global numpy generator, which makes games irreproducible).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from arena.hockey.constants import MAX_ANGLE
+
+_KD = 0.5
+_BRAKE_LIMITS = (0.1, 0.1, 1.0)
+
+
+def basic_opponent_action(obs, phase: float, weak: bool, keep_mode: bool = True) -> np.ndarray:
+    """One decision of the BasicOpponent from its own point of view.
+
+    Args:
+        obs: the player's own observation (18 entries, or 16 without keep_mode).
+        phase: the oscillator phase after this call's increment; the target angle is
+            MAX_ANGLE * sin(phase).
+        weak: the weak opponent's proportional gain is 0.5, the strong one's 10.
+        keep_mode: whether to add the shoot entry (shoots while its hold timer is in 1..6).
+
+    Returns:
+        float64 array of 4 entries (x-force, y-force, torque, shoot), 3 without keep_mode.
+    """
+    return np.array(_control(obs, phase, weak, keep_mode))
+
+
+def _control(obs, phase: float, weak: bool, keep_mode: bool) -> list:
+    x, y, angle, vx, vy, omega = (float(obs[i]) for i in range(6))
+    puck_x, puck_y, puck_vx, puck_vy = (float(obs[i]) for i in range(12, 16))
+    kp = 0.5 if weak else 10.0
+    gains = (kp, kp / 5, kp / 2)
+    target_angle = MAX_ANGLE * math.sin(phase)
+
+    if puck_vx < 0.5:
+        dist = math.sqrt((x - puck_x) ** 2 + (y - puck_y) ** 2)
+        if x < puck_x and abs(y - puck_y) < 0.5:
+            # Behind the puck: aim a little past it, leading its vertical motion.
+            target = (puck_x + 0.2, puck_y + puck_vy * dist * 0.1)
+        else:
+            target = (-3.5, puck_y)
+    else:
+        target = (-3.5, 0.0)
+
+    action = []
+    for error, velocity, gain, limit in zip(
+        (target[0] - x, target[1] - y, target_angle - angle), (vx, vy, omega), gains, _BRAKE_LIMITS
+    ):
+        # Brake when the estimated time to the target is short.
+        brake = abs(error / (velocity + 0.01)) < limit
+        value = gain * error - _KD * velocity * brake
+        action.append(min(1.0, max(-1.0, value)))
+    if keep_mode:
+        timer = float(obs[16])
+        action.append(1.0 if 0 < timer < 7 else 0.0)
+    return action
+
+
+class BasicOpponent:
+    """The course's scripted opponent as a batched policy with its own generator.
+
+    Args:
+        weak: weak (kp 0.5) or strong (kp 10) gains; the original's default is weak.
+        seed: seed of the generator for the phase oscillator.
+        keep_mode: whether the game has the keep-puck mechanic (adds the shoot entry).
+
+    Each of the batch's games has its own phase, drawn U(0, pi) when the game starts and advanced
+    by U(0, 0.2) on every call, as in the original.
+    """
+
+    def __init__(self, weak: bool = True, seed: int | None = None, keep_mode: bool = True):
+        self.weak = bool(weak)
+        self.keep_mode = bool(keep_mode)
+        self.rng = np.random.default_rng(seed)
+        self._phases: np.ndarray = np.empty(0)
+        self.name = "basic-weak" if self.weak else "basic-strong"
+
+    def reset(self, mask=None) -> None:
+        """Start new games where ``mask`` is True (a new phase each); ``len(mask)`` is the batch
+        size of the following calls. Without a mask, every game starts anew at the next call."""
+        if mask is None:
+            self._phases = np.empty(0)
+            return
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape[0] != self._phases.shape[0]:
+            self._phases = self.rng.uniform(0.0, math.pi, size=mask.shape[0])
+        elif mask.any():
+            self._phases[mask] = self.rng.uniform(0.0, math.pi, size=int(mask.sum()))
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Actions for a batch (B, 18) of observations, each in its own player's frame."""
+        obs = np.asarray(obs)
+        if obs.ndim != 2:
+            raise ValueError(f"{self.name}: act() expects a batch of shape (B, {obs.shape[-1]}), got {obs.shape}")
+        batch = obs.shape[0]
+        if self._phases.shape[0] != batch:
+            self.reset(mask=np.ones(batch, dtype=bool))
+        self._phases += self.rng.uniform(0.0, 0.2, size=batch)
+        rows = obs.tolist()
+        phases = self._phases.tolist()
+        out = [_control(row, phase, self.weak, self.keep_mode) for row, phase in zip(rows, phases)]
+        return np.asarray(out, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"BasicOpponent(weak={self.weak})"

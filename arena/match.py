@@ -1,0 +1,207 @@
+"""Play many games between two policies in lockstep, with sides swapped.
+
+Each step, each policy is called once with the batch of all its games (so a planner plans for
+all of them in one call). Games come in pairs that share a seed: policy A plays left in the
+first and right in the second, each time with the puck starting on the same policy's side, so
+each policy plays both sides equally and placement luck cancels out within a pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from arena.hockey.constants import Mode
+from arena.hockey.engine import HockeyEngine
+from arena.policy import Policy, as_policy, reset_policy
+
+
+@dataclass(frozen=True)
+class GameRecord:
+    """One finished game, from policy A's point of view.
+
+    Attributes:
+        game: index of the game in the match.
+        seed: the engine seed it was played with (replay: HockeyEngine(seed=seed).reset(one_starting)).
+        one_starting: whether the left player started with the puck.
+        a_side: "left" or "right": where policy A played.
+        outcome: +1 A scored, -1 B scored, 0 draw (time-out).
+        length: number of steps played.
+    """
+
+    game: int
+    seed: int
+    one_starting: bool
+    a_side: str
+    outcome: int
+    length: int
+
+
+@dataclass
+class MatchResult:
+    """All games of a match, with win/draw/loss counts from either policy's view."""
+
+    records: list[GameRecord]
+    mode: str
+
+    @property
+    def n_games(self) -> int:
+        return len(self.records)
+
+    def counts(self, view: str = "a") -> tuple[int, int, int]:
+        """(wins, draws, losses) for policy "a" or "b"."""
+        if view not in ("a", "b"):
+            raise ValueError(f"view must be 'a' or 'b', got {view!r}")
+        sign = 1 if view == "a" else -1
+        outcomes = [sign * r.outcome for r in self.records]
+        return outcomes.count(1), outcomes.count(0), outcomes.count(-1)
+
+    @property
+    def wins(self) -> int:
+        return self.counts("a")[0]
+
+    @property
+    def draws(self) -> int:
+        return self.counts("a")[1]
+
+    @property
+    def losses(self) -> int:
+        return self.counts("a")[2]
+
+    @property
+    def mean_length(self) -> float:
+        return float(np.mean([r.length for r in self.records])) if self.records else 0.0
+
+    def to_dicts(self) -> list[dict]:
+        return [asdict(r) for r in self.records]
+
+
+def game_seed(seed: int, pair: int) -> int:
+    """The engine seed of a pair of games, derived from the match seed."""
+    return int(np.random.SeedSequence([seed, 0, pair]).generate_state(1)[0])
+
+
+def _policy_seed(seed: int, which: int) -> int:
+    return int(np.random.SeedSequence([seed, 1, which]).generate_state(1)[0])
+
+
+def play_games(
+    policy_a: Policy | str,
+    policy_b: Policy | str,
+    n_games: int,
+    seed: int = 0,
+    mode: Mode | int | str = Mode.NORMAL,
+    n_envs: int = 16,
+    keep_mode: bool = True,
+    on_game_end: Callable[[GameRecord], None] | None = None,
+) -> MatchResult:
+    """Play ``n_games`` games of A against B in lockstep over ``n_envs`` environments.
+
+    Args:
+        policy_a, policy_b: policies (``act(obs (B, 18)) -> (B, 4)``) or scripted names
+            (weak, strong, random, idle); names are seeded from ``seed``.
+        n_games: number of games; an even number gives each policy both sides equally.
+        seed: match seed; the same arguments give the same results.
+        mode: game mode (normal, train_shooting, train_defense).
+        n_envs: games played at once (the batch size each policy sees).
+        keep_mode: the keep-puck mechanic (the original's default).
+        on_game_end: called with each GameRecord as soon as its game ends.
+
+    Returns:
+        MatchResult with one GameRecord per game, in order of the game index.
+    """
+    if not isinstance(n_games, int) or n_games < 1:
+        raise ValueError(f"n_games must be a positive integer, got {n_games!r}")
+    if not isinstance(n_envs, int) or n_envs < 1:
+        raise ValueError(f"n_envs must be a positive integer, got {n_envs!r}")
+    mode = Mode.parse(mode)
+    policies = (
+        as_policy(policy_a, seed=_policy_seed(seed, 0), what="policy_a"),
+        as_policy(policy_b, seed=_policy_seed(seed, 1), what="policy_b"),
+    )
+    n_slots = min(n_envs, n_games)
+    engines = [HockeyEngine(mode=mode, keep_mode=keep_mode) for _ in range(n_slots)]
+    obs_dim, action_dim = engines[0].obs_dim, engines[0].action_dim
+    slot_game = [-1] * n_slots  # game index played in each slot, -1 when idle
+    a_left = [True] * n_slots
+    # Each policy's batch: row i is its view of the game in slot i (kept stale when idle).
+    batch = [np.zeros((n_slots, obs_dim), dtype=np.float32) for _ in range(2)]
+    records: dict[int, GameRecord] = {}
+    next_game = 0
+
+    def start(slot: int, game: int) -> None:
+        pair = game // 2
+        left = game % 2 == 0
+        a_starts = pair % 2 == 0
+        engine = engines[slot]
+        engine.np_random = np.random.default_rng(game_seed(seed, pair))
+        engine.reset(one_starting=a_starts if left else not a_starts)
+        slot_game[slot], a_left[slot] = game, left
+        write_views(slot)
+
+    def write_views(slot: int) -> None:
+        left_view, right_view = engines[slot].views()
+        if a_left[slot]:
+            batch[0][slot], batch[1][slot] = left_view, right_view
+        else:
+            batch[0][slot], batch[1][slot] = right_view, left_view
+
+    for slot in range(n_slots):
+        start(slot, next_game)
+        next_game += 1
+    for policy in policies:
+        reset_policy(policy, np.ones(n_slots, dtype=bool))
+
+    while len(records) < n_games:
+        actions = [_checked_actions(p, batch[i], action_dim, "policy_a" if i == 0 else "policy_b")
+                   for i, p in enumerate(policies)]  # fmt: skip
+        started = np.zeros(n_slots, dtype=bool)
+        for slot in range(n_slots):
+            game = slot_game[slot]
+            if game < 0:
+                continue
+            engine = engines[slot]
+            act_a, act_b = actions[0][slot], actions[1][slot]
+            if a_left[slot]:
+                engine.step(act_a, act_b)
+            else:
+                engine.step(act_b, act_a)
+            if engine.done:
+                outcome = engine.winner if a_left[slot] else -engine.winner
+                record = GameRecord(
+                    game=game,
+                    seed=game_seed(seed, game // 2),
+                    one_starting=engine.one_starts,
+                    a_side="left" if a_left[slot] else "right",
+                    outcome=int(outcome),
+                    length=engine.time,
+                )
+                records[game] = record
+                if on_game_end is not None:
+                    on_game_end(record)
+                if next_game < n_games:
+                    start(slot, next_game)
+                    next_game += 1
+                    started[slot] = True
+                else:
+                    slot_game[slot] = -1
+            else:
+                write_views(slot)
+        if started.any():
+            for policy in policies:
+                reset_policy(policy, started)
+    return MatchResult(records=[records[g] for g in range(n_games)], mode=mode.name.lower())
+
+
+def _checked_actions(policy: Policy, obs: np.ndarray, action_dim: int, who: str) -> list:
+    """Call the policy and check its answer: shape (B, action_dim), finite; clip, float32."""
+    actions = np.asarray(policy.act(obs))
+    expected = (obs.shape[0], action_dim)
+    if actions.shape != expected:
+        raise ValueError(f"{who} ({policy!r}) returned actions of shape {actions.shape}, expected {expected}")
+    if not np.all(np.isfinite(actions)):
+        raise ValueError(f"{who} ({policy!r}) returned NaN or inf actions; actions must be finite numbers in [-1, 1]")
+    # As in the original: clip to [-1, 1], then round to float32 before the forces are computed.
+    return np.clip(actions, -1.0, 1.0).astype(np.float32).tolist()
