@@ -1,0 +1,163 @@
+"""Watch or record hockey games between two policies.
+
+Examples:
+    python scripts/play.py --left strong --right weak               # watch in a window
+    python scripts/play.py --left strong --right random --games 3 --out match.gif
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from arena.hockey.constants import FPS, Mode
+from arena.hockey.engine import HockeyEngine
+from arena.hockey.render import Window, render_frame
+from arena.policy import SCRIPTED_POLICIES, make_policy, reset_policy
+
+MODES = [mode.name.lower() for mode in Mode]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    names = ", ".join(SCRIPTED_POLICIES)
+    parser.add_argument("--left", default="strong", help=f"player 1 (left, red): {names}, or a checkpoint file")
+    parser.add_argument("--right", default="weak", help=f"player 2 (right, blue): {names}, or a checkpoint file")
+    parser.add_argument("--games", type=int, default=1, help="number of games to play, one after the other")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the game's placements and the policies")
+    parser.add_argument("--mode", choices=MODES, default="normal", help="full games or one of the training drills")
+    parser.add_argument(
+        "--render",
+        choices=["human"],
+        default="human",
+        help="show games in a window (ignored with --out)",
+    )
+    parser.add_argument("--out", type=Path, help="write the games to this .gif or .mp4 file instead of a window")
+    parser.add_argument("--fps", type=float, default=FPS, help="frames per second of the window and the file")
+    parser.add_argument("--max-frames", type=int, help="stop recording after this many frames (default: no cap)")
+    args = parser.parse_args(argv)
+    if args.games < 1:
+        parser.error(f"--games must be at least 1, got {args.games}")
+    if args.fps <= 0:
+        parser.error(f"--fps must be positive, got {args.fps}")
+    if args.max_frames is not None and args.max_frames < 1:
+        parser.error(f"--max-frames must be at least 1, got {args.max_frames}")
+    if args.out is not None and args.out.suffix.lower() not in (".gif", ".mp4"):
+        parser.error(f"--out must end in .gif or .mp4, got {str(args.out)!r}")
+    if args.out is not None and args.out.suffix.lower() == ".mp4" and importlib.util.find_spec("imageio") is None:
+        parser.error(f"writing {args.out} needs imageio (pip install imageio imageio-ffmpeg); or use a .gif")
+    try:
+        # Distinct seeds, so that two copies of a random policy do not mirror each other.
+        args.left_policy = load(args.left, seed=args.seed + 1)
+        args.right_policy = load(args.right, seed=args.seed + 2)
+    except (ValueError, ImportError) as error:
+        parser.error(str(error))
+    return args
+
+
+def load(name: str, seed: int):
+    """A scripted policy by name, or a learned one from a checkpoint file."""
+    if os.path.isfile(name):
+        try:
+            from agents import load_policy
+        except ImportError as error:
+            raise ImportError(f"loading checkpoints needs the agents package (to load {name!r})") from error
+        return load_policy(name)
+    try:
+        return make_policy(name, seed=seed)
+    except ValueError:
+        valid = ", ".join(SCRIPTED_POLICIES)
+        message = f"unknown policy {name!r}: expected one of {valid}, or the path of a checkpoint file"
+        raise ValueError(message) from None
+
+
+def play_game(engine: HockeyEngine, left, right, on_frame) -> int:
+    """Play one game to its end, calling ``on_frame(engine)`` before the first step and after each.
+
+    Returns:
+        The number of steps played.
+    """
+    engine.reset()
+    for policy in (left, right):
+        reset_policy(policy, np.ones(1, dtype=bool))
+    on_frame(engine)
+    steps = 0
+    while not engine.done:
+        actions = [
+            np.clip(np.asarray(policy.act(engine.observation(side)[None])[0], dtype=np.float32), -1.0, 1.0)
+            for side, policy in enumerate((left, right))
+        ]
+        engine.step(*actions)
+        steps += 1
+        if on_frame(engine) is False:
+            break
+    return steps
+
+
+def hold_final_frame(window: Window, frame: np.ndarray, seconds: float) -> None:
+    """Keep showing the end of a game for a moment, so that the viewer sees the result."""
+    end = time.monotonic() + seconds
+    while window.is_open and time.monotonic() < end:
+        window.show(frame)
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    """Write frames as a looping GIF (Pillow) or an MP4 (imageio with its ffmpeg plugin)."""
+    if not frames:
+        raise ValueError(f"no frames to write to {path}")
+    if path.suffix.lower() == ".gif":
+        from PIL import Image
+
+        images = [Image.fromarray(frame) for frame in frames]
+        # GIF frame times are whole milliseconds (in practice hundredths of a second).
+        images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+        return
+    try:
+        import imageio.v2 as imageio
+    except ImportError as error:
+        raise SystemExit(f"writing {path} needs imageio (pip install imageio imageio-ffmpeg); or use a .gif") from error
+    imageio.mimwrite(path, frames, fps=fps)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    engine = HockeyEngine(mode=args.mode, seed=args.seed)
+    window = Window(fps=args.fps) if args.out is None else None
+    frames: list[np.ndarray] = []
+
+    def on_frame(eng: HockeyEngine) -> bool:
+        if window is not None:
+            window.show(render_frame(eng))
+            return window.is_open
+        if args.max_frames is None or len(frames) < args.max_frames:
+            frames.append(render_frame(eng))
+        return True
+
+    results = {1: "left wins", -1: "right wins", 0: "draw"}
+    try:
+        for game in range(1, args.games + 1):
+            steps = play_game(engine, args.left_policy, args.right_policy, on_frame)
+            result = results[engine.winner] if engine.done else "stopped"
+            print(f"game {game}: {args.left} vs {args.right}: {result} after {steps} steps", flush=True)
+            if window is not None:
+                hold_final_frame(window, render_frame(engine), seconds=0.5)
+                if not window.is_open:
+                    break
+    except KeyboardInterrupt:
+        print("interrupted; keeping the games recorded so far", file=sys.stderr)
+    finally:
+        if window is not None:
+            window.close()
+    if args.out is not None:
+        write_video(args.out, frames, args.fps)
+        print(f"wrote {len(frames)} frames to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
