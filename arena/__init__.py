@@ -12,4 +12,13 @@ from arena.policy import IdlePolicy, Policy, RandomPolicy, make_policy
 if "arena/Hockey-v0" not in gymnasium.registry:
     gymnasium.register(id="arena/Hockey-v0", entry_point="arena.single:HockeySingleEnv")
 
-__all__ = ["GameRecord", "IdlePolicy", "MatchResult", "Policy", "RandomPolicy", "hockey_v0", "make_policy", "play_games"]
+__all__ = [
+    "GameRecord",
+    "IdlePolicy",
+    "MatchResult",
+    "Policy",
+    "RandomPolicy",
+    "hockey_v0",
+    "make_policy",
+    "play_games",
+]

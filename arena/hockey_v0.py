@@ -8,7 +8,9 @@ other unchanged. Rewards and infos are the original's per-player values.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
+from array import array
 
 import numpy as np
 from gymnasium import spaces
@@ -18,6 +20,27 @@ from arena.backends import make_backend
 from arena.hockey.constants import FPS, Mode
 
 AGENTS = ("player_0", "player_1")
+
+
+def checked_action(action, dim: int, what: str) -> list:
+    """Validate one player's action and prepare it as the original does: clip to [-1, 1], then
+    round to float32 (forces are computed from the rounded values). Plain Python: this runs on
+    every step and numpy's per-call overhead would cost more than the physics."""
+    if isinstance(action, np.ndarray):
+        if action.shape != (dim,):
+            raise ValueError(f"{what} has shape {action.shape}, expected ({dim},)")
+        values = action.tolist()
+    else:
+        try:
+            values = [float(v) for v in action]
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{what} must be {dim} numbers, got {action!r}") from error
+        if len(values) != dim:
+            raise ValueError(f"{what} has shape ({len(values)},), expected ({dim},)")
+    for value in values:
+        if not math.isfinite(value):
+            raise ValueError(f"{what} contains NaN or inf: {values}; expected finite values in [-1, 1]")
+    return array("f", [-1.0 if v < -1.0 else 1.0 if v > 1.0 else v for v in values]).tolist()
 
 
 def parallel_env(mode: Mode | int | str = "normal", render_mode: str | None = None, **kwargs) -> HockeyParallelEnv:
@@ -36,7 +59,12 @@ class HockeyParallelEnv(ParallelEnv):
             where installed).
     """
 
-    metadata = {"name": "hockey_v0", "render_modes": ["human", "rgb_array"], "render_fps": FPS, "is_parallelizable": True}
+    metadata = {
+        "name": "hockey_v0",
+        "render_modes": ["human", "rgb_array"],
+        "render_fps": FPS,
+        "is_parallelizable": True,
+    }
 
     def __init__(
         self,
@@ -60,12 +88,12 @@ class HockeyParallelEnv(ParallelEnv):
     def mode(self) -> Mode:
         return self.engine.mode
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 (PettingZoo requires the same space object each call)
+    @functools.cache  # noqa: B019 (PettingZoo requires the same space object each call)
     def observation_space(self, agent: str) -> spaces.Box:
         self._check_agent(agent)
         return self._observation_space
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019
+    @functools.cache  # noqa: B019
     def action_space(self, agent: str) -> spaces.Box:
         self._check_agent(agent)
         return self._action_space
@@ -81,7 +109,9 @@ class HockeyParallelEnv(ParallelEnv):
         mode = options.pop("mode", None)
         if options:
             # Other keys are ignored (PettingZoo's API test passes arbitrary ones), but said.
-            warnings.warn(f"ignoring unknown reset options {sorted(options)}; known: 'one_starting', 'mode'", stacklevel=2)
+            warnings.warn(
+                f"ignoring unknown reset options {sorted(options)}; known: 'one_starting', 'mode'", stacklevel=2
+            )
         if seed is not None:
             self.engine.seed(seed)
         self.engine.reset(one_starting=one_starting, mode=mode)
@@ -96,44 +126,34 @@ class HockeyParallelEnv(ParallelEnv):
     def step(self, actions: dict):
         if not self.agents:
             raise RuntimeError("step() called after the game ended (env.agents is empty); call reset() first")
-        missing = [a for a in self.agents if a not in actions]
-        if missing:
-            raise ValueError(f"step() needs an action for every agent; missing {missing}, got keys {sorted(actions)}")
-        unknown = [a for a in actions if a not in self.possible_agents]
-        if unknown:
+        try:
+            action_0, action_1 = actions["player_0"], actions["player_1"]
+        except KeyError:
+            missing = [a for a in self.agents if a not in actions]
+            raise ValueError(
+                f"step() needs an action for every agent; missing {missing}, got {sorted(actions)}"
+            ) from None
+        if len(actions) != 2:
+            unknown = sorted(a for a in actions if a not in self.possible_agents)
             raise ValueError(f"unknown agents {unknown}; expected {self.possible_agents}")
-        own = [self._checked_action(agent, actions[agent]) for agent in AGENTS]
-        self.engine.step(own[0], own[1])
+        dim = self.engine.action_dim
+        engine = self.engine
+        engine.step(
+            checked_action(action_0, dim, "action of player_0"), checked_action(action_1, dim, "action of player_1")
+        )
 
-        views = self.engine.views()
-        observations = {agent: np.array(view, dtype=np.float32) for agent, view in zip(AGENTS, views)}
-        infos = {}
-        rewards = {}
-        for i, agent in enumerate(AGENTS):
-            info = self.engine.info(i)
-            infos[agent] = info
-            rewards[agent] = self.engine.reward(i, info)
-        terminated, truncated = self.engine.terminated, self.engine.truncated
-        terminations = {agent: terminated for agent in AGENTS}
-        truncations = {agent: truncated for agent in AGENTS}
+        view_0, view_1 = engine.views()
+        info_0, info_1 = engine.info(0), engine.info(1)
+        observations = {"player_0": np.array(view_0, dtype=np.float32), "player_1": np.array(view_1, dtype=np.float32)}
+        rewards = {"player_0": engine.reward(0, info_0), "player_1": engine.reward(1, info_1)}
+        terminated, truncated = engine.terminated, engine.truncated
+        terminations = {"player_0": terminated, "player_1": terminated}
+        truncations = {"player_0": truncated, "player_1": truncated}
         if terminated or truncated:
             self.agents = []
         if self.render_mode == "human":
             self.render()
-        return observations, rewards, terminations, truncations, infos
-
-    def _checked_action(self, agent: str, action) -> list:
-        dim = self.engine.action_dim
-        try:
-            array = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"action of {agent} must be {dim} numbers, got {action!r}") from error
-        if array.shape != (dim,):
-            raise ValueError(f"action of {agent} has shape {array.shape}, expected ({dim},)")
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"action of {agent} contains NaN or inf: {array.tolist()}; expected finite values in [-1, 1]")
-        # The original clips to [-1, 1] and rounds to float32 before computing forces.
-        return np.clip(array, -1.0, 1.0).astype(np.float32).tolist()
+        return observations, rewards, terminations, truncations, {"player_0": info_0, "player_1": info_1}
 
     def render(self):
         if self.render_mode is None:

@@ -87,7 +87,8 @@ class HockeySingleEnv(gym.Env):
         opponent_action = np.asarray(self.opponent.act(self._opponent_obs[None]))
         if opponent_action.shape != (1, self.action_space.shape[0]):
             raise ValueError(
-                f"opponent {self.opponent!r} returned shape {opponent_action.shape}, expected (1, {self.action_space.shape[0]})"
+                f"opponent {self.opponent!r} returned shape {opponent_action.shape}, "
+                f"expected (1, {self.action_space.shape[0]})"
             )
         actions = {self._me: action, self._them: opponent_action[0]}
         observations, rewards, terminations, truncations, infos = self.game.step(actions)

@@ -37,7 +37,6 @@ from arena.hockey.constants import (
     DT,
     FORCE_MULTIPLIER,
     GOAL_SIZE,
-    H,
     MAX_ANGLE,
     MAX_PUCK_SPEED,
     MAX_TIME_KEEP_PUCK,
@@ -54,8 +53,9 @@ from arena.hockey.constants import (
     TORQUE_MULTIPLIER,
     VELOCITY_ITERATIONS,
     ZONE,
-    W,
+    H,
     Mode,
+    W,
 )
 
 _PUCK, _P1, _P2, _GOAL1, _GOAL2 = "puck", "player_1", "player_2", "goal_1", "goal_2"
@@ -236,19 +236,10 @@ class HockeyEngine:
             puck.linearDamping = 0.05
 
         if self.keep_mode:
-            timers = self.timers
-            for i, (player, action) in enumerate(((self.player_1, a1), (self.player_2, a2))):
-                if timers[i] > 1:
-                    puck.position = player.position
-                    puck.linearVelocity = player.linearVelocity
-                    timers[i] -= 1
-                    if timers[i] == 1 or action[3] > 0.5:
-                        angle = player.angle
-                        power = self._puck_mass / DT * SHOOT_FORCE_MULTIPLIER
-                        if i == 1:
-                            power = -power
-                        puck.ApplyForceToCenter((math.cos(angle) * power, math.sin(angle) * power), True)
-                        timers[i] = 0
+            if self.timers[0] > 1:
+                self._hold(0, self.player_1, a1[3] > 0.5)
+            if self.timers[1] > 1:
+                self._hold(1, self.player_2, a2[3] > 0.5)
 
         self.world.Step(DT, VELOCITY_ITERATIONS, POSITION_ITERATIONS)
         self._pending_kick = None
@@ -257,6 +248,20 @@ class HockeyEngine:
         if self.time >= self.max_timesteps:
             self.done = True
         self.time += 1
+
+    def _hold(self, i: int, player, shoot: bool) -> None:
+        """A held puck sits at the player's origin and moves with it until the shot."""
+        puck, timers = self.puck, self.timers
+        puck.position = player.position
+        puck.linearVelocity = player.linearVelocity
+        timers[i] -= 1
+        if timers[i] == 1 or shoot:
+            angle = player.angle
+            power = self._puck_mass / DT * SHOOT_FORCE_MULTIPLIER
+            if i == 1:
+                power = -power  # player 2 faces -x
+            puck.ApplyForceToCenter((math.cos(angle) * power, math.sin(angle) * power), True)
+            timers[i] = 0
 
     def _translate(self, body, s: list, m: float, fx: float, fy: float, left: bool) -> None:
         x, y, _, vx, vy, _ = s
@@ -502,7 +507,9 @@ def _wall_fixture(shape) -> b2FixtureDef:
 
 def _add_walls(world: b2World) -> None:
     for y in (H - 0.5, 0.5):
-        world.CreateStaticBody(position=(W / 2, y), fixtures=_wall_fixture(b2PolygonShape(box=(250 / SCALE, 10 / SCALE))))
+        world.CreateStaticBody(
+            position=(W / 2, y), fixtures=_wall_fixture(b2PolygonShape(box=(250 / SCALE, 10 / SCALE)))
+        )
     quad = [(-10, 135), (10, 128), (10, -5), (-10, -5)]
     for x_side in (-1, 1):
         for y in (H - 0.5, 0.5):

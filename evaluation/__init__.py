@@ -1,0 +1,1 @@
+"""Evaluation: tournaments, win/draw/loss statistics, TrueSkill tables, reports (evaluation issue)."""

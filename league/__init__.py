@@ -1,0 +1,1 @@
+"""League: the persistent self-play population (league issue)."""
