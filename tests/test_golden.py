@@ -11,8 +11,8 @@ import pytest
 from arena.hockey import HockeyEngine, basic_opponent_action
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "hockey_original_v2.6.npz"
-# Observations are float32 in our engine and float64 (from float32 Box2D state) in the recording.
-RTOL = ATOL = 1e-5
+# The recording's float64 observations are float32 values (Box2D state minus the centre, computed
+# in float32), so ours must equal them exactly once cast; rewards and infos must be equal too.
 
 pytestmark = pytest.mark.skipif(not GOLDEN.exists(), reason=f"golden recordings not found at {GOLDEN}")
 
@@ -24,34 +24,37 @@ def golden():
     return data, json.loads(str(data["meta_json"]))
 
 
-def _close(ours, recorded) -> bool:
-    return bool(np.allclose(ours, recorded, rtol=RTOL, atol=ATOL))
+def _same(ours, recorded) -> bool:
+    ours, recorded = np.asarray(ours), np.asarray(recorded)
+    if ours.dtype == np.float32:
+        recorded = recorded.astype(np.float32)
+    return bool(np.array_equal(ours, recorded))
 
 
 def replay(data, case: dict) -> tuple[int | None, str]:
-    """Replay one recorded case; return (first step that differs, what differs) or (None, "")."""
+    """Replay one recorded case bit for bit; return (first step that differs, what) or (None, "")."""
     prefix = f"c{case['case']:03d}_"
     engine = HockeyEngine(mode=case["mode"], seed=case["seed"])
     engine.reset(one_starting=case["one_starting"])
     obs, obs2, actions = data[prefix + "obs"], data[prefix + "obs2"], data[prefix + "actions"]
-    if not (_close(engine.observation(0), obs[0]) and _close(engine.observation(1), obs2[0])):
+    if not (_same(engine.observation(0), obs[0]) and _same(engine.observation(1), obs2[0])):
         return -1, "reset observation"
     for t in range(case["steps"]):
         engine.step(actions[t, :4], actions[t, 4:])
         info1, info2 = engine.info(0), engine.info(1)
         checks = {
-            "obs": _close(engine.observation(0), obs[t + 1]),
-            "obs2": _close(engine.observation(1), obs2[t + 1]),
-            "reward": _close(engine.reward(0, info1), data[prefix + "reward"][t]),
-            "reward2": _close(engine.reward(1, info2), data[prefix + "reward2"][t]),
+            "obs": _same(engine.observation(0), obs[t + 1]),
+            "obs2": _same(engine.observation(1), obs2[t + 1]),
+            "reward": _same(engine.reward(0, info1), data[prefix + "reward"][t]),
+            "reward2": _same(engine.reward(1, info2), data[prefix + "reward2"][t]),
             "done": engine.done == bool(data[prefix + "done"][t]),
             "winner": engine.winner == int(data[prefix + "winner"][t]),
-            "closeness": _close(info1["reward_closeness_to_puck"], data[prefix + "closeness"][t]),
-            "closeness2": _close(info2["reward_closeness_to_puck"], data[prefix + "closeness2"][t]),
+            "closeness": _same(info1["reward_closeness_to_puck"], data[prefix + "closeness"][t]),
+            "closeness2": _same(info2["reward_closeness_to_puck"], data[prefix + "closeness2"][t]),
             "touch": info1["reward_touch_puck"] == data[prefix + "touch"][t],
             "touch2": info2["reward_touch_puck"] == data[prefix + "touch2"][t],
-            "direction": _close(info1["reward_puck_direction"], data[prefix + "direction"][t]),
-            "direction2": _close(info2["reward_puck_direction"], data[prefix + "direction2"][t]),
+            "direction": _same(info1["reward_puck_direction"], data[prefix + "direction"][t]),
+            "direction2": _same(info2["reward_puck_direction"], data[prefix + "direction2"][t]),
         }
         failed = [name for name, ok in checks.items() if not ok]
         if failed:
@@ -67,29 +70,18 @@ def test_every_reset_matches_the_recording(golden):
         engine = HockeyEngine(mode=case["mode"], seed=case["seed"])
         engine.reset(one_starting=case["one_starting"])
         prefix = f"c{case['case']:03d}_"
-        assert _close(engine.observation(0), data[prefix + "obs"][0]), case
-        assert _close(engine.observation(1), data[prefix + "obs2"][0]), case
+        assert _same(engine.observation(0), data[prefix + "obs"][0]), case
+        assert _same(engine.observation(1), data[prefix + "obs2"][0]), case
 
 
-def test_cases_match_the_original_to_the_last_step(golden):
+def test_every_case_matches_the_original_bit_for_bit_to_the_last_step(golden):
     data, meta = golden
     diverged = {}
     for case in meta:
         step, what = replay(data, case)
         if step is not None:
             diverged[case["case"]] = (step, what)
-    matched = len(meta) - len(diverged)
-    # The issue's bar: at least 95% of the cases to the last step (each divergence is explained
-    # in docs/parity.md: float-level differences amplified by contacts).
-    assert matched >= 0.95 * len(meta), f"{matched}/{len(meta)} cases match; diverged: {diverged}"
-
-
-def test_long_prefixes_match_even_where_a_case_diverges(golden):
-    """Every case follows the recording for its first 15 steps: differences only grow later."""
-    data, meta = golden
-    for case in meta:
-        step, what = replay(data, case)
-        assert step is None or step >= 15, (case, step, what)
+    assert not diverged, f"{len(meta) - len(diverged)}/{len(meta)} cases match; diverged (case: step, what): {diverged}"
 
 
 def test_basic_opponent_control_law_reproduces_every_recorded_sample(golden):

@@ -58,6 +58,7 @@ from arena.hockey.constants import (
     W,
 )
 
+_F32 = np.float32
 _PUCK, _P1, _P2, _GOAL1, _GOAL2 = "puck", "player_1", "player_2", "goal_1", "goal_2"
 
 
@@ -200,11 +201,7 @@ class HockeyEngine:
         self._puck_mass = self.puck.mass
         self._pending_kick = None
         if kick_target is not None:
-            px, py = self.puck.position
-            dx, dy = kick_target[0] - px, kick_target[1] - py
-            norm = math.hypot(dx, dy)
-            scale = SHOOT_FORCE_MULTIPLIER * self._puck_mass / DT / norm
-            self._pending_kick = (dx * scale, dy * scale)
+            self._pending_kick = _kick_force(self.puck, kick_target)
             self.puck.ApplyForceToCenter(self._pending_kick, True)
         self._history = _History(placement, [])
         self._read_state()
@@ -256,26 +253,24 @@ class HockeyEngine:
         puck.linearVelocity = player.linearVelocity
         timers[i] -= 1
         if timers[i] == 1 or shoot:
-            angle = player.angle
-            power = self._puck_mass / DT * SHOOT_FORCE_MULTIPLIER
-            if i == 1:
-                power = -power  # player 2 faces -x
-            puck.ApplyForceToCenter((math.cos(angle) * power, math.sin(angle) * power), True)
+            puck.ApplyForceToCenter(_shot_force(player.angle, self._puck_mass, i == 1), True)
             timers[i] = 0
 
     def _translate(self, body, s: list, m: float, fx: float, fy: float, left: bool) -> None:
         x, y, _, vx, vy, _ = s
         if (x > CENTER_X - ZONE) if left else (x < CENTER_X + ZONE):
             # Centre-line bounce: the x-force is replaced so a player running at the line is reflected.
-            fx = 0.0
+            # The original keeps the force in a float32 array: each term is rounded to float32
+            # and the sum is taken in float32 (bit-exact against the recordings only this way).
+            fx = _F32(0.0)
             if left:
                 if vx > 0:
-                    fx = -2 * vx * m / DT
-                fx += -1 * (x - CENTER_X) * vx * m / DT
+                    fx = _F32(-2 * vx * m / DT)
+                fx = float(fx + _F32(-1 * (x - CENTER_X) * vx * m / DT))
             else:
                 if vx < 0:
-                    fx = -2 * vx * m / DT
-                fx += (x - CENTER_X) * vx * m / DT
+                    fx = _F32(-2 * vx * m / DT)
+                fx = float(fx + _F32((x - CENTER_X) * vx * m / DT))
             body.linearDamping = 20.0
             self._apply_within_bounds(body, s, fx, fy, left)
             return
@@ -376,17 +371,20 @@ class HockeyEngine:
         if player == 0:
             x, y = self._s1[0], self._s1[1]
             near = xp < CENTER_X and vxp <= 0
-            direction = vxp / (t_max * 25)
+            direction = vxp * (1.0 / (t_max * MAX_PUCK_SPEED))
             winner = self.winner
         else:
             x, y = self._s2[0], self._s2[1]
             near = xp > CENTER_X and vxp >= 0
-            direction = -vxp / (t_max * 25)
+            direction = -vxp * (1.0 / (t_max * MAX_PUCK_SPEED))
             winner = -self.winner
         closeness = 0.0
         if near:
             max_dist = 250.0 / SCALE
-            closeness = -30.0 / (max_dist * t_max / 2.0) * math.hypot(x - xp, y - yp)
+            # The original subtracts the two Box2D vectors (float32), then takes the length in float64.
+            dx = float(_F32(x) - _F32(xp))
+            dy = float(_F32(y) - _F32(yp))
+            closeness = math.sqrt(dx * dx + dy * dy) * (-30.0 / (max_dist * t_max / 2))
         touch = 1.0 if self.timers[player] == MAX_TIME_KEEP_PUCK else 0.0
         return {
             "winner": int(winner),
@@ -470,6 +468,29 @@ class HockeyEngine:
             self._read_state()
         self.one_starts = state.one_starts
         self.np_random.bit_generator.state = state.rng_state
+
+
+def _kick_force(puck, target) -> tuple[float, float]:
+    """The TRAIN_DEFENSE kick as the original computes it with Box2D vectors: direction =
+    target - puck position, divided by its float32 length, then * 60 * mass / dt, every
+    operation in float32 and left to right (the only order that matches the recordings)."""
+    px, py = (_F32(v) for v in puck.position)
+    dx = _F32(target[0]) - px
+    dy = _F32(target[1]) - py
+    length = np.sqrt(dx * dx + dy * dy)
+    m, dt, k = _F32(puck.mass), _F32(DT), _F32(SHOOT_FORCE_MULTIPLIER)
+    return float(dx / length * k * m / dt), float(dy / length * k * m / dt)
+
+
+def _shot_force(angle: float, puck_mass: float, backwards: bool) -> tuple[float, float]:
+    """The shot as the original builds it, b2Vec2(cos, sin) * mass / dt * 60, rounded to float32
+    after every operation; player 2 shoots along -(cos, sin)."""
+    m, dt, k = _F32(puck_mass), _F32(DT), _F32(SHOOT_FORCE_MULTIPLIER)
+    fx = _F32(math.cos(angle)) * m / dt * k
+    fy = _F32(math.sin(angle)) * m / dt * k
+    if backwards:
+        fx, fy = -fx, -fy
+    return float(fx), float(fy)
 
 
 def _body_state(body) -> list:
