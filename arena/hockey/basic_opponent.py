@@ -14,7 +14,7 @@ import numpy as np
 from arena.hockey.constants import MAX_ANGLE
 
 _KD = 0.5
-_BRAKE_LIMITS = (0.1, 0.1, 1.0)
+_DRAW_BLOCK = 1024  # phase increments drawn at a time: one generator call per call is slow
 
 
 def basic_opponent_action(obs, phase: float, weak: bool, keep_mode: bool = True) -> np.ndarray:
@@ -37,8 +37,7 @@ def _control(obs: list, phase: float, weak: bool, keep_mode: bool) -> list:
     """The control law on a list of Python floats (fast for one observation at a time)."""
     x, y, angle, vx, vy, omega = obs[:6]
     puck_x, puck_y, puck_vx, puck_vy = obs[12:16]
-    kp = 0.5 if weak else 10.0
-    gains = (kp, kp / 5, kp / 2)
+    kp = 0.5 if weak else 10.0  # gains (kp, kp/5, kp/2) for (x, y, angle)
     target_angle = MAX_ANGLE * math.sin(phase)
 
     if puck_vx < 0.5:
@@ -51,14 +50,12 @@ def _control(obs: list, phase: float, weak: bool, keep_mode: bool) -> list:
     else:
         target = (-3.5, 0.0)
 
-    action = []
-    for error, velocity, gain, limit in zip(
-        (target[0] - x, target[1] - y, target_angle - angle), (vx, vy, omega), gains, _BRAKE_LIMITS
-    ):
-        # Brake when the estimated time to the target is short.
-        brake = abs(error / (velocity + 0.01)) < limit
-        value = gain * error - _KD * velocity * brake
-        action.append(min(1.0, max(-1.0, value)))
+    # PD law per axis; brake when the estimated time to the target is short.
+    error_x, error_y, error_a = target[0] - x, target[1] - y, target_angle - angle
+    ax = kp * error_x - _KD * vx * (abs(error_x / (vx + 0.01)) < 0.1)
+    ay = kp / 5 * error_y - _KD * vy * (abs(error_y / (vy + 0.01)) < 0.1)
+    aa = kp / 2 * error_a - _KD * omega * (abs(error_a / (omega + 0.01)) < 1.0)
+    action = [min(1.0, max(-1.0, ax)), min(1.0, max(-1.0, ay)), min(1.0, max(-1.0, aa))]
     if keep_mode:
         timer = obs[16]
         action.append(1.0 if 0 < timer < 7 else 0.0)
@@ -81,34 +78,42 @@ class BasicOpponent:
         self.weak = bool(weak)
         self.keep_mode = bool(keep_mode)
         self.rng = np.random.default_rng(seed)
-        self._phases: np.ndarray = np.empty(0)
+        self._phases: list[float] = []
+        self._increments: list[float] = []
+        self._next = 0
         self.name = "basic-weak" if self.weak else "basic-strong"
 
     def reset(self, mask=None) -> None:
         """Start new games where ``mask`` is True (a new phase each); ``len(mask)`` is the batch
         size of the following calls. Without a mask, every game starts anew at the next call."""
         if mask is None:
-            self._phases = np.empty(0)
+            self._phases = []
             return
         mask = np.asarray(mask, dtype=bool)
-        if mask.shape[0] != self._phases.shape[0]:
-            self._phases = self.rng.uniform(0.0, math.pi, size=mask.shape[0])
+        if mask.shape[0] != len(self._phases):
+            self._phases = self.rng.uniform(0.0, math.pi, size=mask.shape[0]).tolist()
         elif mask.any():
-            self._phases[mask] = self.rng.uniform(0.0, math.pi, size=int(mask.sum()))
+            for i, phase in zip(np.flatnonzero(mask), self.rng.uniform(0.0, math.pi, size=int(mask.sum()))):
+                self._phases[i] = float(phase)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Actions for a batch (B, 18) of observations, each in its own player's frame."""
         obs = np.asarray(obs)
         if obs.ndim != 2:
             raise ValueError(f"{self.name}: act() expects a batch of shape (B, {obs.shape[-1]}), got {obs.shape}")
-        batch = obs.shape[0]
-        if self._phases.shape[0] != batch:
-            self.reset(mask=np.ones(batch, dtype=bool))
-        self._phases += self.rng.uniform(0.0, 0.2, size=batch)
-        rows = obs.astype(np.float64, copy=False).tolist()
-        phases = self._phases.tolist()
-        out = [_control(row, phase, self.weak, self.keep_mode) for row, phase in zip(rows, phases)]
-        return np.asarray(out, dtype=np.float32)
+        rows = obs.tolist()
+        if len(self._phases) != len(rows):
+            self.reset(mask=np.ones(len(rows), dtype=bool))
+        phases, weak, keep_mode = self._phases, self.weak, self.keep_mode
+        out = []
+        for i, row in enumerate(rows):
+            if self._next >= len(self._increments):
+                self._increments = self.rng.uniform(0.0, 0.2, size=_DRAW_BLOCK).tolist()
+                self._next = 0
+            phases[i] += self._increments[self._next]
+            self._next += 1
+            out.append(_control(row, phases[i], weak, keep_mode))
+        return np.array(out, dtype=np.float32)
 
     def __repr__(self) -> str:
         return f"BasicOpponent(weak={self.weak})"
