@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+# Before pygame is first imported: keep its greeting out of the script's output.
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
 from arena.hockey.constants import FPS, Mode
 from arena.hockey.engine import HockeyEngine
 from arena.hockey.render import Window, render_frame

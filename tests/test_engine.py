@@ -243,3 +243,14 @@ def test_strong_beats_weak_far_more_often_than_it_loses():
     assert 0.30 < draws / 300 < 0.60
     assert 0.30 < wins / 300 < 0.52
     assert 150 < result.mean_length < 200
+
+
+def test_engine_refuses_non_finite_or_wrong_length_actions_before_box2d():
+    engine = HockeyEngine(seed=0)
+    engine.reset()
+    with pytest.raises(ValueError, match="finite"):
+        engine.step([0.0, float("nan"), 0.0, 0.0], ZERO)
+    with pytest.raises(ValueError, match="4 entries"):
+        engine.step([0.0, 0.0], ZERO)
+    engine.step(ZERO, ZERO)  # the game goes on unharmed
+    assert engine.time == 1

@@ -214,6 +214,11 @@ class HockeyEngine:
             raise RuntimeError("step() called on an ended game; call reset() first")
         a1 = list(map(float, action_1))
         a2 = list(map(float, action_2))
+        # Checked here too (cheaply) so that nothing non-finite ever reaches Box2D.
+        if len(a1) != self.action_dim or len(a2) != self.action_dim:
+            raise ValueError(f"actions must have {self.action_dim} entries each, got {len(a1)} and {len(a2)}")
+        if not all(map(math.isfinite, a1 + a2)):
+            raise ValueError(f"actions must be finite, got player 1 {a1} and player 2 {a2}")
         self._history.actions.append((a1, a2))
         self._advance(a1, a2)
 
