@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from arena.hockey.constants import MAX_TIMESTEPS, Mode
-from arena.hockey.engine import HockeyEngine
+from arena.hockey.engine import GameOutcome, HockeyEngine
 
 BACKENDS = ("builtin", "official")
 
@@ -34,7 +34,7 @@ def make_backend(name: str, mode: Mode | int | str = Mode.NORMAL, keep_mode: boo
     raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS)}")
 
 
-class OfficialBackend:
+class OfficialBackend(GameOutcome):
     """The original hockey package behind HockeyEngine's interface.
 
     Resets pass an explicit seed to the original (its reset without a seed reseeds from OS
@@ -94,14 +94,6 @@ class OfficialBackend:
         self._obs, self._reward, self.done, _, self._info = self.env.step(action)
         self.winner = int(self._info["winner"])
         self.time += 1
-
-    @property
-    def terminated(self) -> bool:
-        return self.done and self.winner != 0
-
-    @property
-    def truncated(self) -> bool:
-        return self.done and self.winner == 0
 
     def views(self) -> tuple[list, list]:
         return list(map(float, self._obs)), list(map(float, self.env.obs_agent_two()))

@@ -118,7 +118,24 @@ class _History:
     actions: list
 
 
-class HockeyEngine:
+class GameOutcome:
+    """How a game ended, from ``done`` and ``winner`` (shared by every backend)."""
+
+    done: bool
+    winner: int
+
+    @property
+    def terminated(self) -> bool:
+        """A goal was scored."""
+        return self.done and self.winner != 0
+
+    @property
+    def truncated(self) -> bool:
+        """The game ran out of time without a goal."""
+        return self.done and self.winner == 0
+
+
+class HockeyEngine(GameOutcome):
     """One hockey game on Box2D, seen from player 1 (left) and player 2 (right).
 
     Args:
@@ -335,16 +352,6 @@ class HockeyEngine:
         self._sp = _body_state(self.puck)
 
     # ------------------------------------------------------------------ outputs
-    @property
-    def terminated(self) -> bool:
-        """A goal was scored."""
-        return self.done and self.winner != 0
-
-    @property
-    def truncated(self) -> bool:
-        """The game ran out of time without a goal."""
-        return self.done and self.winner == 0
-
     def observation(self, player: int = 0) -> np.ndarray:
         """The 18-entry observation (16 without keep_mode) as float32, from player 0's (left) or
         player 1's (right, the scene rotated 180 degrees about the centre) point of view."""
