@@ -1,0 +1,153 @@
+"""Checkpoints that describe themselves: one file format for every algorithm.
+
+A policy checkpoint holds the algorithm's name, its full config, the observation/action spec,
+the weights, the training step, the parent checkpoint, a format version and a sha256 of the
+weights. Loading uses ``torch.load(weights_only=True)`` (no pickled code), checks the version and
+the hash, and hands back plain data from which the registry rebuilds the agent.
+
+Writes are atomic: a temporary file in the same directory is written, flushed, fsynced and
+renamed over the target, so a crash leaves either the old file or the new one, never half of
+one (conventions: SB3#171, tdmpc2#78 are what this avoids).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+FORMAT_VERSION = 1
+_KIND_POLICY = "policy"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: missing, truncated, tampered with, or of another kind."""
+
+
+@dataclass
+class Checkpoint:
+    """The contents of a policy checkpoint.
+
+    Attributes:
+        algorithm: registry name of the agent ("sac", "tdmpc2", ...).
+        config: the agent's full config as plain data (dataclasses.asdict).
+        spec: the observation/action spec as plain data.
+        state_dict: the weights (name -> tensor).
+        step: training step at which it was saved.
+        parent: sha256 of the checkpoint it was trained from, or None.
+        extra: small plain-data notes (e.g. evaluation results).
+    """
+
+    algorithm: str
+    config: dict
+    spec: dict
+    state_dict: dict[str, torch.Tensor]
+    step: int = 0
+    parent: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        return weights_sha256(self.state_dict)
+
+
+def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
+    """A hash of the weights that depends on names, dtypes, shapes and values only (not on the
+    device, the order of the dict or the serialisation)."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().to("cpu").contiguous()
+        digest.update(name.encode())
+        digest.update(str(tensor.dtype).encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        if tensor.dtype == torch.bfloat16:  # numpy has no bfloat16: hash the raw 16-bit patterns
+            tensor = tensor.view(torch.int16)
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> str:
+    """Write a policy checkpoint atomically; returns the sha256 of its weights."""
+    weights = {name: tensor.detach().to("cpu").clone() for name, tensor in checkpoint.state_dict.items()}
+    digest = weights_sha256(weights)
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "kind": _KIND_POLICY,
+        "algorithm": checkpoint.algorithm,
+        "config": checkpoint.config,
+        "spec": checkpoint.spec,
+        "step": int(checkpoint.step),
+        "parent": checkpoint.parent,
+        "extra": checkpoint.extra,
+        "weights_sha256": digest,
+        "state_dict": weights,
+    }
+    atomic_write(path, lambda file: torch.save(payload, file))
+    return digest
+
+
+def load_checkpoint(path: str | os.PathLike, algorithm: str | None = None) -> Checkpoint:
+    """Read and verify a policy checkpoint.
+
+    Args:
+        path: the checkpoint file.
+        algorithm: if given, refuse a checkpoint of another algorithm.
+
+    Raises:
+        CheckpointError: the file is missing, unreadable (truncated, corrupted, pickled code),
+            of an unknown format version, of another algorithm, or its weights do not match
+            their recorded sha256.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for truncated or foreign files
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(error).__name__}: {error})") from error
+    if not isinstance(payload, dict) or payload.get("kind") != _KIND_POLICY:
+        raise CheckpointError(f"{path} is not a hockey-league policy checkpoint")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format version {version!r}; this code reads {FORMAT_VERSION}")
+    missing = [key for key in ("algorithm", "config", "spec", "state_dict", "weights_sha256") if key not in payload]
+    if missing:
+        raise CheckpointError(f"{path} lacks the fields {missing}")
+    if algorithm is not None and payload["algorithm"] != algorithm:
+        raise CheckpointError(f"{path} holds a {payload['algorithm']!r} agent, expected {algorithm!r}")
+    digest = weights_sha256(payload["state_dict"])
+    if digest != payload["weights_sha256"]:
+        raise CheckpointError(
+            f"{path}: the weights' sha256 is {digest[:16]}..., the file records {payload['weights_sha256'][:16]}...; "
+            "the file was modified or corrupted"
+        )
+    return Checkpoint(
+        algorithm=payload["algorithm"],
+        config=payload["config"],
+        spec=payload["spec"],
+        state_dict=payload["state_dict"],
+        step=int(payload.get("step", 0)),
+        parent=payload.get("parent"),
+        extra=payload.get("extra", {}),
+    )

@@ -1,0 +1,105 @@
+"""Self-describing checkpoints: round trip, refusal of tampered, truncated and foreign files."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from agents.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    atomic_write,
+    load_checkpoint,
+    save_checkpoint,
+    weights_sha256,
+)
+
+
+class Code:
+    """A pickled object: weights_only loading must neither run nor accept it."""
+
+
+def _checkpoint() -> Checkpoint:
+    generator = torch.Generator().manual_seed(0)
+    weights = {"layer.weight": torch.randn(4, 3, generator=generator), "layer.bias": torch.zeros(4)}
+    return Checkpoint(
+        algorithm="sac",
+        config={"hidden": [256, 256], "lr": 3e-4},
+        spec={"obs_dim": 18, "action_dim": 4},
+        state_dict=weights,
+        step=1234,
+        parent="ab" * 32,
+        extra={"note": "test"},
+    )
+
+
+def test_round_trip_keeps_everything(tmp_path):
+    original = _checkpoint()
+    digest = save_checkpoint(tmp_path / "a.pt", original)
+    loaded = load_checkpoint(tmp_path / "a.pt", algorithm="sac")
+    assert digest == original.sha256 == loaded.sha256
+    assert (loaded.algorithm, loaded.config, loaded.spec, loaded.step, loaded.parent, loaded.extra) == (
+        "sac", {"hidden": [256, 256], "lr": 3e-4}, {"obs_dim": 18, "action_dim": 4}, 1234, "ab" * 32, {"note": "test"},
+    )  # fmt: skip
+    for name, tensor in original.state_dict.items():
+        assert torch.equal(loaded.state_dict[name], tensor)
+
+
+def test_hash_depends_on_values_not_on_dict_order():
+    weights = _checkpoint().state_dict
+    reordered = dict(reversed(list(weights.items())))
+    assert weights_sha256(weights) == weights_sha256(reordered)
+    changed = {**weights, "layer.bias": weights["layer.bias"] + 1e-6}
+    assert weights_sha256(changed) != weights_sha256(weights)
+
+
+def test_tampered_weights_are_refused(tmp_path):
+    save_checkpoint(tmp_path / "a.pt", _checkpoint())
+    payload = torch.load(tmp_path / "a.pt", weights_only=True)
+    payload["state_dict"]["layer.bias"][0] = 1.0
+    torch.save(payload, tmp_path / "a.pt")
+    with pytest.raises(CheckpointError, match="sha256"):
+        load_checkpoint(tmp_path / "a.pt")
+
+
+def test_truncated_missing_foreign_and_pickled_files_are_refused(tmp_path):
+    save_checkpoint(tmp_path / "a.pt", _checkpoint())
+    data = (tmp_path / "a.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_checkpoint(tmp_path / "cut.pt")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nothing.pt")
+    with pytest.raises(CheckpointError, match="holds a 'sac' agent, expected 'muzero'"):
+        load_checkpoint(tmp_path / "a.pt", algorithm="muzero")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not a hockey-league policy checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    (tmp_path / "code.pt").write_bytes(pickle.dumps({"kind": "policy", "obj": Code()}))
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_checkpoint(tmp_path / "code.pt")
+
+
+def test_unknown_format_version_is_refused(tmp_path):
+    save_checkpoint(tmp_path / "a.pt", _checkpoint())
+    payload = torch.load(tmp_path / "a.pt", weights_only=True)
+    payload["format_version"] = 99
+    torch.save(payload, tmp_path / "a.pt")
+    with pytest.raises(CheckpointError, match="format version 99"):
+        load_checkpoint(tmp_path / "a.pt")
+
+
+def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
+    save_checkpoint(tmp_path / "a.pt", _checkpoint())
+    before = (tmp_path / "a.pt").read_bytes()
+
+    def crash(file):
+        file.write(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "a.pt", crash)
+    assert (tmp_path / "a.pt").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]
