@@ -18,6 +18,7 @@ from pettingzoo import ParallelEnv
 
 from arena.backends import make_backend
 from arena.hockey.constants import FPS, Mode
+from arena.hockey.engine import HockeyEngine
 
 AGENTS = ("player_0", "player_1")
 
@@ -160,7 +161,9 @@ class HockeyParallelEnv(ParallelEnv):
             return None
         from arena.hockey.render import Window, render_frame
 
-        frame = render_frame(self.engine.engine if hasattr(self.engine, "engine") else self.engine)
+        if not isinstance(self.engine, HockeyEngine):
+            raise NotImplementedError("rendering needs backend='builtin' (it draws our engine's Box2D world)")
+        frame = render_frame(self.engine)
         if self.render_mode == "rgb_array":
             return frame
         if self._window is None:
