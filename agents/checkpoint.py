@@ -80,11 +80,18 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
             write(file)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> str:
@@ -151,3 +158,27 @@ def load_checkpoint(path: str | os.PathLike, algorithm: str | None = None) -> Ch
         parent=payload.get("parent"),
         extra=payload.get("extra", {}),
     )
+
+
+def load_training_checkpoint(path: str | os.PathLike, algorithm: str | None = None) -> dict:
+    """Read and verify a training checkpoint (``kind == "training"``); returns its plain-data payload.
+
+    Raises:
+        CheckpointError: missing, unreadable, another kind or algorithm, or weights not matching their hash.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"training checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"training checkpoint {path} cannot be read ({type(error).__name__}: {error})") from error
+    if not isinstance(payload, dict) or payload.get("kind") != "training":
+        raise CheckpointError(f"{path} is not a hockey-league training checkpoint")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has format version {payload.get('format_version')!r}; this code reads {FORMAT_VERSION}")
+    if algorithm is not None and payload.get("algorithm") != algorithm:
+        raise CheckpointError(f"{path} trains a {payload.get('algorithm')!r} agent, expected {algorithm!r}")
+    if weights_sha256(payload["state_dict"]) != payload.get("weights_sha256"):
+        raise CheckpointError(f"{path}: the weights do not match their recorded sha256; the file was modified or corrupted")
+    return payload

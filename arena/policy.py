@@ -42,6 +42,12 @@ class RandomPolicy:
     def act(self, obs: np.ndarray) -> np.ndarray:
         return self.rng.uniform(-1.0, 1.0, size=(len(obs), self.action_dim)).astype(np.float32)
 
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+
     def __repr__(self) -> str:
         return "RandomPolicy()"
 

@@ -115,5 +115,20 @@ class BasicOpponent:
             out.append(_control(row, phases[i], weak, keep_mode))
         return np.array(out, dtype=np.float32)
 
+    def state_dict(self) -> dict:
+        """Per-game phases and the generator state, as plain data (for exact training resumes)."""
+        return {
+            "phases": list(self._phases),
+            "increments": list(self._increments),
+            "next": self._next,
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self._phases = [float(p) for p in state["phases"]]
+        self._increments = [float(p) for p in state["increments"]]
+        self._next = int(state["next"])
+        self.rng.bit_generator.state = state["rng"]
+
     def __repr__(self) -> str:
         return f"BasicOpponent(weak={self.weak})"

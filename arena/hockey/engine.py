@@ -111,6 +111,50 @@ class EngineState:
     touching: frozenset[tuple[str, str]]
     history: _History = field(repr=False)
 
+    def to_dict(self) -> dict:
+        """The state as plain Python data (ints, floats, lists, dicts), e.g. for a
+        ``torch.load(weights_only=True)`` training checkpoint."""
+        mode, one_starts, p2, puck, kick_target = self.history.placement
+        return {
+            "mode": int(self.mode),
+            "keep_mode": bool(self.keep_mode),
+            "bodies": self.bodies.tolist(),
+            "awake": list(self.awake),
+            "timers": list(self.timers),
+            "time": int(self.time),
+            "done": bool(self.done),
+            "winner": int(self.winner),
+            "one_starts": bool(self.one_starts),
+            "rng_state": self.rng_state,
+            "pending_kick": None if self.pending_kick is None else list(self.pending_kick),
+            "touching": [list(pair) for pair in sorted(self.touching)],
+            "placement": [int(mode), bool(one_starts), list(p2), list(puck),
+                          None if kick_target is None else list(kick_target)],
+            "actions": [[list(a1), list(a2)] for a1, a2 in self.history.actions],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EngineState:
+        """Inverse of ``to_dict``."""
+        mode, one_starts, p2, puck, kick_target = data["placement"]
+        placement = (Mode(mode), bool(one_starts), tuple(p2), tuple(puck),
+                     None if kick_target is None else tuple(kick_target))
+        return cls(
+            mode=Mode(data["mode"]),
+            keep_mode=bool(data["keep_mode"]),
+            bodies=np.array(data["bodies"], dtype=np.float64),
+            awake=tuple(bool(a) for a in data["awake"]),
+            timers=tuple(int(t) for t in data["timers"]),
+            time=int(data["time"]),
+            done=bool(data["done"]),
+            winner=int(data["winner"]),
+            one_starts=bool(data["one_starts"]),
+            rng_state=data["rng_state"],
+            pending_kick=None if data["pending_kick"] is None else tuple(data["pending_kick"]),
+            touching=frozenset(tuple(pair) for pair in data["touching"]),
+            history=_History(placement, [(list(a1), list(a2)) for a1, a2 in data["actions"]]),
+        )
+
 
 @dataclass
 class _History:
@@ -420,9 +464,9 @@ class HockeyEngine(GameOutcome):
         touching = set()
         contact = self.world.contacts
         for c in contact:
-            if c.touching:
-                pair = tuple(sorted((c.fixtureA.body.userData, c.fixtureB.body.userData)))
-                touching.add(pair)
+            tags = (c.fixtureA.body.userData, c.fixtureB.body.userData)
+            if c.touching and None not in tags:  # untagged bodies (walls) never start catches or goals
+                touching.add(tuple(sorted(tags)))
         bodies = np.array([self._s1, self._s2, self._sp], dtype=np.float64)
         return EngineState(
             mode=self.mode,

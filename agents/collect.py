@@ -1,0 +1,171 @@
+"""Experience collection from several hockey games at once, against a weighted mix of opponents.
+
+The learner plays ``n_envs`` games in lockstep: one batched ``act`` call per step for the learner
+and one per opponent in use. Each game draws its opponent from the mix when it starts and the
+learner alternates sides game by game, so it learns both halves of the rink. The whole state
+(engines, opponents' generators, sides, running returns) can be saved and restored, which is
+what makes a resumed training run continue exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from arena.hockey.constants import Mode
+from arena.hockey.engine import EngineState, HockeyEngine
+
+
+@dataclass(frozen=True)
+class EpisodeEnd:
+    """A finished game from the learner's view."""
+
+    opponent: str
+    outcome: int  # +1 learner scored, -1 opponent scored, 0 draw
+    side: str  # "left" or "right"
+    mode: str
+    length: int
+    episode_return: float
+
+
+class Collector:
+    """Lockstep games of a learner against opponents drawn per game.
+
+    Args:
+        n_envs: games played at once.
+        opponents: (label, policy) pairs; a policy has a batched ``act`` and optionally ``reset``.
+        weights: sampling weight of each opponent (normalised here).
+        seed: seeds the engines and the collector's own generator.
+    """
+
+    def __init__(self, n_envs: int, opponents: list[tuple[str, object]], weights: list[float], seed: int):
+        if n_envs < 1:
+            raise ValueError(f"n_envs must be positive, got {n_envs}")
+        if not opponents or len(opponents) != len(weights):
+            raise ValueError("need at least one opponent and one weight per opponent")
+        weights = np.asarray(weights, dtype=np.float64)
+        if (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError(f"opponent weights must be >= 0 with a positive sum, got {weights.tolist()}")
+        self.n_envs = n_envs
+        self.labels = [label for label, _ in opponents]
+        self.policies = [policy for _, policy in opponents]
+        self.probabilities = weights / weights.sum()
+        seeds = np.random.SeedSequence([seed, 7]).spawn(n_envs + 1)
+        self.rng = np.random.default_rng(seeds[0])
+        self.engines = [HockeyEngine(seed=int(s.generate_state(1)[0])) for s in seeds[1:]]
+        self.opponent = np.zeros(n_envs, dtype=np.int64)
+        self.learner_left = np.array([slot % 2 == 0 for slot in range(n_envs)])
+        self.returns = np.zeros(n_envs, dtype=np.float64)
+        self.obs = np.zeros((n_envs, self.engines[0].obs_dim), dtype=np.float32)
+        self.opponent_obs = np.zeros_like(self.obs)
+        self.started = False
+
+    def start(self, mode_for) -> None:
+        """Start every game; ``mode_for()`` gives the mode of each new game."""
+        for slot in range(self.n_envs):
+            self._start(slot, mode_for(), flip=False)
+        self._reset_opponents(np.ones(self.n_envs, dtype=bool))
+        self.started = True
+
+    def _start(self, slot: int, mode: Mode, flip: bool = True) -> None:
+        if flip:
+            self.learner_left[slot] = not self.learner_left[slot]
+        self.opponent[slot] = self.rng.choice(len(self.policies), p=self.probabilities)
+        self.returns[slot] = 0.0
+        self.engines[slot].reset(mode=mode)
+        self._write_views(slot)
+
+    def _write_views(self, slot: int) -> None:
+        left, right = self.engines[slot].views()
+        if self.learner_left[slot]:
+            self.obs[slot], self.opponent_obs[slot] = left, right
+        else:
+            self.obs[slot], self.opponent_obs[slot] = right, left
+
+    def _reset_opponents(self, mask: np.ndarray) -> None:
+        for policy in self.policies:
+            hook = getattr(policy, "reset", None)
+            if hook is not None:
+                hook(mask)
+
+    def step(self, actions: np.ndarray, mode_for) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[EpisodeEnd]]:
+        """Play one step of every game with the learner's ``actions`` (n_envs, 4).
+
+        Returns:
+            next_obs (the observation after the step, the terminal one where a game ended),
+            reward, terminated, truncated (each per game) and the games that ended. Ended games
+            restart at once (with ``mode_for()``), so ``self.obs`` is ready for the next step.
+        """
+        opponent_actions = np.zeros_like(actions)
+        for index in np.unique(self.opponent):
+            rows = self.opponent == index
+            opponent_actions[rows] = np.asarray(self.policies[index].act(self.opponent_obs))[rows]
+        next_obs = np.empty_like(self.obs)
+        reward = np.zeros(self.n_envs, dtype=np.float32)
+        terminated = np.zeros(self.n_envs, dtype=bool)
+        truncated = np.zeros(self.n_envs, dtype=bool)
+        ended: list[EpisodeEnd] = []
+        restarted = np.zeros(self.n_envs, dtype=bool)
+        for slot, engine in enumerate(self.engines):
+            left = bool(self.learner_left[slot])
+            if left:
+                engine.step(actions[slot], opponent_actions[slot])
+            else:
+                engine.step(opponent_actions[slot], actions[slot])
+            player = 0 if left else 1
+            reward[slot] = engine.reward(player)
+            self.returns[slot] += reward[slot]
+            self._write_views(slot)
+            next_obs[slot] = self.obs[slot]
+            if engine.done:
+                terminated[slot], truncated[slot] = engine.terminated, engine.truncated
+                ended.append(EpisodeEnd(
+                    opponent=self.labels[self.opponent[slot]],
+                    outcome=int(engine.winner if left else -engine.winner),
+                    side="left" if left else "right",
+                    mode=engine.mode.name.lower(),
+                    length=engine.time,
+                    episode_return=float(self.returns[slot]),
+                ))
+                self._start(slot, mode_for())
+                restarted[slot] = True
+        if restarted.any():
+            self._reset_opponents(restarted)
+        return next_obs, reward, terminated, truncated, ended
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        opponents = []
+        for policy in self.policies:
+            saver = getattr(policy, "training_state", None) or getattr(policy, "state_dict", None)
+            opponents.append(saver() if saver is not None and not hasattr(policy, "agent") else {})
+        return {
+            "engines": [engine.get_state().to_dict() for engine in self.engines],
+            "opponent": self.opponent.tolist(),
+            "learner_left": self.learner_left.tolist(),
+            "returns": self.returns.tolist(),
+            "rng": self.rng.bit_generator.state,
+            "opponents": opponents,
+            "labels": list(self.labels),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["labels"] != self.labels or len(state["engines"]) != self.n_envs:
+            raise ValueError(
+                f"saved collector played {state['labels']} in {len(state['engines'])} games; "
+                f"this run has {self.labels} in {self.n_envs}: resume with the same --opponents and --n-envs"
+            )
+        for engine, data in zip(self.engines, state["engines"]):
+            engine.set_state(EngineState.from_dict(data), exact=True)
+        self.opponent[:] = state["opponent"]
+        self.learner_left[:] = state["learner_left"]
+        self.returns[:] = state["returns"]
+        self.rng.bit_generator.state = state["rng"]
+        for policy, saved in zip(self.policies, state["opponents"]):
+            loader = getattr(policy, "load_training_state", None) or getattr(policy, "load_state_dict", None)
+            if saved and loader is not None:
+                loader(saved)
+        for slot in range(self.n_envs):
+            self._write_views(slot)
+        self.started = True

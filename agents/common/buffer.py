@@ -1,0 +1,155 @@
+"""A preallocated replay buffer for vectorised collection: single transitions and sequences.
+
+Storage is time-major per environment stream, shape (steps, n_envs, ...), written one row of
+``n_envs`` transitions per call, as a ring. Each stream is contiguous in time, so model-based
+agents (TD-MPC2, MuZero) can sample sequences without episode bookkeeping: a sequence comes
+with a mask that is True up to and including the step where its episode ended.
+
+Every transition stores its own ``next_obs``, because at an episode's end the next row holds
+the following episode's first observation, not the terminal one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Batch:
+    """Tensors of a sampled batch; single transitions are (B, ...), sequences (B, L, ...).
+
+    ``terminated`` is 1.0 where the game ended by a goal (no bootstrap); a time-limit truncation
+    is not termination. ``mask`` (sequences only) is 1.0 for the steps that belong to the
+    sequence's first episode.
+    """
+
+    obs: torch.Tensor
+    action: torch.Tensor
+    reward: torch.Tensor
+    next_obs: torch.Tensor
+    terminated: torch.Tensor
+    mask: torch.Tensor | None = None
+
+    @property
+    def size(self) -> int:
+        return self.obs.shape[0]
+
+
+class ReplayBuffer:
+    """Ring buffer of (obs, action, reward, next_obs, terminated, truncated) for ``n_envs`` streams.
+
+    Args:
+        capacity: total transitions kept (rounded up to a multiple of n_envs).
+        n_envs: environments written per ``add`` call.
+        obs_dim, action_dim: sizes of one observation and one action.
+        device: where sampled batches are placed.
+    """
+
+    def __init__(self, capacity: int, n_envs: int, obs_dim: int, action_dim: int, device: str | torch.device = "cpu"):
+        if capacity < n_envs or n_envs < 1:
+            raise ValueError(f"replay buffer needs capacity >= n_envs >= 1, got capacity={capacity}, n_envs={n_envs}")
+        self.n_envs, self.obs_dim, self.action_dim = n_envs, obs_dim, action_dim
+        self.steps = -(-capacity // n_envs)  # rows in the ring
+        self.device = torch.device(device)
+        shape = (self.steps, n_envs)
+        self.obs = np.zeros((*shape, obs_dim), dtype=np.float32)
+        self.next_obs = np.zeros((*shape, obs_dim), dtype=np.float32)
+        self.action = np.zeros((*shape, action_dim), dtype=np.float32)
+        self.reward = np.zeros(shape, dtype=np.float32)
+        self.terminated = np.zeros(shape, dtype=np.float32)
+        self.done = np.zeros(shape, dtype=bool)  # terminated or truncated: the episode ended here
+        self.position = 0  # next row to write
+        self.rows = 0  # rows written so far, at most self.steps
+
+    def __len__(self) -> int:
+        return self.rows * self.n_envs
+
+    @property
+    def capacity(self) -> int:
+        return self.steps * self.n_envs
+
+    def add(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+        """Write one transition per environment (each argument has n_envs rows)."""
+        row = self.position
+        self.obs[row] = obs
+        self.action[row] = action
+        self.reward[row] = reward
+        self.next_obs[row] = next_obs
+        terminated = np.asarray(terminated, dtype=bool)
+        self.terminated[row] = terminated
+        self.done[row] = terminated | np.asarray(truncated, dtype=bool)
+        self.position = (row + 1) % self.steps
+        self.rows = min(self.rows + 1, self.steps)
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(array).to(self.device, non_blocking=True)
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
+        """Uniformly sampled single transitions."""
+        if self.rows == 0:
+            raise RuntimeError("cannot sample from an empty replay buffer")
+        rows = rng.integers(0, self.rows, size=batch_size)
+        envs = rng.integers(0, self.n_envs, size=batch_size)
+        return Batch(
+            obs=self._tensor(self.obs[rows, envs]),
+            action=self._tensor(self.action[rows, envs]),
+            reward=self._tensor(self.reward[rows, envs]),
+            next_obs=self._tensor(self.next_obs[rows, envs]),
+            terminated=self._tensor(self.terminated[rows, envs]),
+        )
+
+    def sample_sequences(self, batch_size: int, length: int, rng: np.random.Generator) -> Batch:
+        """Sequences of ``length`` consecutive steps of one stream, (B, L, ...), with an episode mask.
+
+        Steps after the sequence's first episode end are masked out (mask 0); their values are
+        whatever the stream holds there and must not be used as targets.
+        """
+        if length < 1 or length > self.rows:
+            raise ValueError(f"cannot sample sequences of length {length} from {self.rows} stored steps per stream")
+        span = self.rows - length + 1  # valid start offsets, counted from the oldest row
+        oldest = self.position if self.rows == self.steps else 0
+        starts = (oldest + rng.integers(0, span, size=batch_size)) % self.steps
+        envs = rng.integers(0, self.n_envs, size=batch_size)
+        rows = (starts[:, None] + np.arange(length)[None, :]) % self.steps  # (B, L)
+        cols = envs[:, None]
+        done = self.done[rows, cols]
+        # A step is in the first episode if no earlier step of the sequence ended an episode.
+        ended_before = np.concatenate([np.zeros((batch_size, 1), dtype=bool), np.cumsum(done, axis=1)[:, :-1] > 0], 1)
+        return Batch(
+            obs=self._tensor(self.obs[rows, cols]),
+            action=self._tensor(self.action[rows, cols]),
+            reward=self._tensor(self.reward[rows, cols]),
+            next_obs=self._tensor(self.next_obs[rows, cols]),
+            terminated=self._tensor(self.terminated[rows, cols]),
+            mask=self._tensor((~ended_before).astype(np.float32)),
+        )
+
+    # ------------------------------------------------------------------ persistence
+    def state_dict(self) -> dict:
+        """The stored rows as tensors (for the optional replay part of a training checkpoint)."""
+        return {
+            "n_envs": self.n_envs,
+            "steps": self.steps,
+            "position": self.position,
+            "rows": self.rows,
+            "obs": torch.from_numpy(self.obs[: self.rows].copy()),
+            "next_obs": torch.from_numpy(self.next_obs[: self.rows].copy()),
+            "action": torch.from_numpy(self.action[: self.rows].copy()),
+            "reward": torch.from_numpy(self.reward[: self.rows].copy()),
+            "terminated": torch.from_numpy(self.terminated[: self.rows].copy()),
+            "done": torch.from_numpy(self.done[: self.rows].copy()),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["n_envs"] != self.n_envs or state["steps"] != self.steps:
+            raise ValueError(
+                f"saved replay buffer has {state['steps']} rows x {state['n_envs']} envs, "
+                f"this one {self.steps} x {self.n_envs}; resume with the same --n-envs and buffer size"
+            )
+        rows = int(state["rows"])
+        for name in ("obs", "next_obs", "action", "reward", "terminated", "done"):
+            getattr(self, name)[:rows] = state[name].numpy()
+        self.rows, self.position = rows, int(state["position"])

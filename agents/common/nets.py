@@ -1,0 +1,66 @@
+"""Network blocks shared by the agents: plain MLPs and fused ensembles of MLPs.
+
+An ensemble of E MLPs is stored as stacked weights (E, in, out) and evaluated with one batched
+matrix multiply per layer, so SAC's twin critics (and TD-MPC2's five Q-functions) cost one
+kernel per layer instead of E. ``EnsembleMLP.forward`` can also run with detached parameters,
+which the actor loss uses to take gradients through the critic's input without computing
+(and then discarding) gradients for the critic's weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ACTIVATIONS = {"relu": nn.ReLU, "mish": nn.Mish, "elu": nn.ELU, "tanh": nn.Tanh}
+
+
+def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, activation: str = "relu", layer_norm: bool = False) -> nn.Sequential:
+    """in -> hidden... -> out with the activation (and optionally LayerNorm) after each hidden layer."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
+    layers: list[nn.Module] = []
+    width = in_dim
+    for size in hidden:
+        layers.append(nn.Linear(width, size))
+        if layer_norm:
+            layers.append(nn.LayerNorm(size))
+        layers.append(ACTIVATIONS[activation]())
+        width = size
+    layers.append(nn.Linear(width, out_dim))
+    return nn.Sequential(*layers)
+
+
+class EnsembleMLP(nn.Module):
+    """E independent MLPs in stacked weights: input (B, in) or (E, B, in) -> (E, B, out).
+
+    Each member is initialised like ``nn.Linear`` (uniform in +-1/sqrt(fan_in)).
+    """
+
+    def __init__(self, members: int, in_dim: int, hidden: tuple[int, ...], out_dim: int, activation: str = "relu"):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
+        self.members = members
+        self.activation = getattr(F, activation)
+        sizes = [in_dim, *hidden, out_dim]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = 1.0 / math.sqrt(fan_in)
+            self.weights.append(nn.Parameter(torch.empty(members, fan_in, fan_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(members, 1, fan_out).uniform_(-bound, bound)))
+
+    def forward(self, x: torch.Tensor, detach_params: bool = False) -> torch.Tensor:
+        last = len(self.weights) - 1
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            if detach_params:
+                weight, bias = weight.detach(), bias.detach()
+            # (B, in) @ (E, in, out) broadcasts to (E, B, out); baddbmm fuses the bias for 3-d input.
+            x = torch.baddbmm(bias, x, weight) if x.dim() == 3 else torch.matmul(x, weight) + bias
+            if i < last:
+                x = self.activation(x)
+        return x

@@ -1,0 +1,135 @@
+"""Names -> (config class, agent class), building agents, and loading checkpoints as policies.
+
+``AGENTS`` is a plain dict (conventions 9). ``make_agent("sac", overrides=...)`` builds a fresh
+agent; ``save_policy``/``load_agent``/``load_policy`` go through the self-describing checkpoint
+format of ``agents.checkpoint``, rebuilding the agent from the stored config alone.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents.base import AgentSpec, FrozenPolicy, config_from_dict, config_to_dict
+from agents.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from agents.sac import SACAgent, SACConfig
+from agents.scripted import ScriptedAgent, ScriptedConfig
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    config: type
+    agent: type
+    defaults: dict  # config values that differ from the config class's own defaults
+    learns: bool = True
+
+
+AGENTS: dict[str, AgentEntry] = {
+    "sac": AgentEntry(SACConfig, SACAgent, {}),
+    "basic-weak": AgentEntry(ScriptedConfig, ScriptedAgent, {"policy": "weak"}, learns=False),
+    "basic-strong": AgentEntry(ScriptedConfig, ScriptedAgent, {"policy": "strong"}, learns=False),
+    "random": AgentEntry(ScriptedConfig, ScriptedAgent, {"policy": "random"}, learns=False),
+    "idle": AgentEntry(ScriptedConfig, ScriptedAgent, {"policy": "idle"}, learns=False),
+}
+ALIASES = {"weak": "basic-weak", "strong": "basic-strong"}
+
+
+def register(name: str, entry: AgentEntry) -> None:
+    """Add an agent under a new name (the TD-MPC2 and MuZero packages call this)."""
+    if name in AGENTS:
+        raise ValueError(f"agent name {name!r} is already registered")
+    AGENTS[name] = entry
+
+
+def entry(name: str) -> AgentEntry:
+    key = ALIASES.get(name, name)
+    if key not in AGENTS:
+        raise ValueError(f"unknown agent {name!r}; registered agents: {', '.join(sorted(AGENTS) + sorted(ALIASES))}")
+    return AGENTS[key]
+
+
+def canonical_name(name: str) -> str:
+    entry(name)
+    return ALIASES.get(name, name)
+
+
+def make_config(name: str, values: dict | None = None, where: str | None = None):
+    """The agent's config: registry defaults updated by ``values`` (checked: unknown fields, types)."""
+    item = entry(name)
+    data = {**config_to_dict(item.config()), **item.defaults, **(values or {})}
+    return config_from_dict(item.config, data, where=where or f"{name} config")
+
+
+def make_agent(name: str, config=None, spec: AgentSpec = AgentSpec(), seed: int = 0, overrides: dict | None = None):
+    """Build an agent by registry name, from a config object or the defaults plus ``overrides``."""
+    item = entry(name)
+    if config is None:
+        config = make_config(name, overrides)
+    elif overrides:
+        config = make_config(name, {**config_to_dict(config), **overrides})
+    if not isinstance(config, item.config):
+        raise TypeError(f"{name} expects a {item.config.__name__}, got {type(config).__name__}")
+    agent = item.agent(config=config, spec=spec, seed=seed)
+    agent.name = canonical_name(name)
+    return agent
+
+
+def save_policy(path: str | os.PathLike, agent, step: int = 0, parent: str | None = None, extra: dict | None = None) -> str:
+    """Write the agent's weights, config and spec as a policy checkpoint; returns the weights' sha256."""
+    return save_checkpoint(
+        path,
+        Checkpoint(
+            algorithm=agent.name,
+            config=config_to_dict(agent.config),
+            spec=agent.spec.to_dict(),
+            state_dict=agent.state_dict(),
+            step=step,
+            parent=parent,
+            extra=extra or {},
+        ),
+    )
+
+
+def agent_from_checkpoint(checkpoint: Checkpoint, device: str | None = None, where: str = "checkpoint"):
+    """Rebuild an agent from a loaded checkpoint's stored config and weights."""
+    config_values = dict(checkpoint.config)
+    if device is not None and "device" in config_values:
+        config_values["device"] = device
+    try:
+        config = make_config(checkpoint.algorithm, config_values, where=f"{checkpoint.algorithm} config in {where}")
+        spec = AgentSpec.from_dict(checkpoint.spec)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(str(error)) from error
+    agent = make_agent(checkpoint.algorithm, config=config, spec=spec)
+    try:
+        agent.load_state_dict(checkpoint.state_dict)
+    except (RuntimeError, KeyError, ValueError) as error:
+        raise CheckpointError(f"{where}: weights do not fit the stored {checkpoint.algorithm} config: {error}") from error
+    return agent
+
+
+def load_agent(path: str | os.PathLike, algorithm: str | None = None, device: str | None = None):
+    """The agent stored in a policy checkpoint (trainable, e.g. to continue from a snapshot)."""
+    checkpoint = load_checkpoint(path, algorithm=algorithm)
+    return agent_from_checkpoint(checkpoint, device=device, where=str(path))
+
+
+def load_policy(path: str | os.PathLike, device: str = "auto") -> FrozenPolicy:
+    """A ready, frozen policy from a checkpoint file: deterministic ``act``, on ``device``."""
+    agent = load_agent(path, device=device)
+    return FrozenPolicy(agent.eval(), label=Path(path).stem)
+
+
+def make_opponent(text: str, seed: int = 0, device: str = "auto"):
+    """An opponent from a scripted name (weak, strong, random, idle, basic-weak, ...) or a checkpoint path."""
+    key = ALIASES.get(text, text)
+    if key in AGENTS and not AGENTS[key].learns:
+        return make_agent(key, seed=seed)
+    path = Path(text)
+    if path.suffix in (".pt", ".pth") or os.sep in text or path.exists():
+        if not path.is_file():
+            raise FileNotFoundError(f"opponent checkpoint {text!r} does not exist")
+        return load_policy(path, device=device)
+    scripted = sorted(n for n, e in AGENTS.items() if not e.learns) + sorted(ALIASES)
+    raise ValueError(f"opponent {text!r} is neither a scripted player ({', '.join(scripted)}) nor a checkpoint file")

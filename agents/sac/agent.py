@@ -1,0 +1,173 @@
+"""The SAC agent: batched acting, one fused update step, weights and training state.
+
+Speed (see benchmarks/RESULTS.md): the twin critics are one ensemble network (one batched
+matmul per layer); the critic, actor and temperature losses are summed and back-propagated
+once, the actor's pass through the critic uses detached critic weights (so no critic weight
+gradients are computed and thrown away), one Adam with three parameter groups steps everything,
+and the target critics move with one fused ``_foreach_lerp_``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.base import AgentSpec
+from agents.common.buffer import Batch
+from agents.common.runtime import resolve_device
+from agents.sac import losses
+from agents.sac.config import SACConfig
+from agents.sac.networks import Actor, Critic
+
+_METRICS = ("critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q_mean")
+
+
+class SACAgent:
+    """Soft Actor-Critic for continuous actions in [action_low, action_high]^action_dim.
+
+    Args:
+        config: hyperparameters (SACConfig).
+        spec: observation and action sizes and bounds.
+        seed: seeds the weight initialisation and the agent's own noise generator.
+    """
+
+    name = "sac"
+    sequence_length = 1  # trains on single transitions
+
+    def __init__(self, config: SACConfig = SACConfig(), spec: AgentSpec = AgentSpec(), seed: int = 0):
+        self.config, self.spec = config, spec
+        self.device = resolve_device(config.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            actor = Actor(spec.obs_dim, spec.action_dim, config.hidden, config.log_std_min, config.log_std_max)
+            critic = Critic(spec.obs_dim, spec.action_dim, config.hidden, config.n_critics)
+        critic_target = Critic(spec.obs_dim, spec.action_dim, config.hidden, config.n_critics)
+        critic_target.load_state_dict(critic.state_dict())
+        critic_target.requires_grad_(False)
+        self.nets = nn.ModuleDict({"actor": actor, "critic": critic, "critic_target": critic_target}).to(self.device)
+        self.log_alpha = nn.Parameter(torch.tensor(math.log(max(config.init_alpha, 1e-30)), device=self.device))
+        self.target_entropy = (
+            float(-spec.action_dim) if config.target_entropy is None else float(config.target_entropy)
+        )
+        groups = [
+            {"params": list(actor.parameters()), "lr": config.actor_lr},
+            {"params": list(critic.parameters()), "lr": config.critic_lr},
+        ]
+        if config.autotune_alpha:
+            groups.append({"params": [self.log_alpha], "lr": config.alpha_lr})
+        self.optimizer = torch.optim.Adam(groups, fused=True)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed)
+        self.updates = 0
+        self._scale = (spec.action_high - spec.action_low) / 2.0
+        self._offset = (spec.action_high + spec.action_low) / 2.0
+        self._unit_box = self._scale == 1.0 and self._offset == 0.0
+
+    # ------------------------------------------------------------------ acting
+    @property
+    def actor(self) -> Actor:
+        return self.nets["actor"]
+
+    @property
+    def critic(self) -> Critic:
+        return self.nets["critic"]
+
+    @property
+    def critic_target(self) -> Critic:
+        return self.nets["critic_target"]
+
+    def _to_env(self, action: torch.Tensor) -> torch.Tensor:
+        return action if self._unit_box else action * self._scale + self._offset
+
+    def _from_env(self, action: torch.Tensor) -> torch.Tensor:
+        return action if self._unit_box else (action - self._offset) / self._scale
+
+    def act(self, obs: np.ndarray, explore: bool = False) -> np.ndarray:
+        """Actions (B, action_dim) for observations (B, obs_dim): tanh(mean), or a sample if explore."""
+        with torch.inference_mode():
+            x = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+            mean, log_std = self.actor(x)
+            if explore:
+                noise = torch.randn(mean.shape, generator=self.generator, device=self.device)
+                mean = mean + log_std.exp() * noise
+            return self._to_env(torch.tanh(mean)).cpu().numpy()
+
+    # ------------------------------------------------------------------ learning
+    def _sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_std = self.actor(obs)
+        noise = torch.randn(mean.shape, generator=self.generator, device=self.device)
+        return losses.squashed_gaussian_sample(mean, log_std, noise)
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One gradient step of critics, actor and temperature; returns their metrics.
+
+        Raises:
+            FloatingPointError: a loss is not finite; the step is not applied.
+        """
+        config = self.config
+        alpha = self.log_alpha.detach().exp()
+        with torch.no_grad():
+            next_action, next_log_prob = self._sample(batch.next_obs)
+            next_q = self.critic_target(batch.next_obs, self._to_env(next_action))
+            target = losses.soft_target(batch.reward, batch.terminated, next_q, next_log_prob, alpha, config.gamma)
+        q = self.critic(batch.obs, batch.action)
+        critic_loss = losses.critic_loss(q, target)
+        action, log_prob = self._sample(batch.obs)
+        q_pi = self.critic(batch.obs, self._to_env(action), detach_params=True)
+        actor_loss = losses.actor_loss(q_pi, log_prob, alpha)
+        if config.autotune_alpha:
+            alpha_loss = losses.alpha_loss(self.log_alpha, log_prob, self.target_entropy)
+        else:
+            alpha_loss = torch.zeros((), device=self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        (critic_loss + actor_loss + alpha_loss).backward()
+        values = torch.stack(
+            [critic_loss, actor_loss, alpha_loss, alpha, -log_prob.mean(), q.mean()]
+        ).detach().tolist()
+        metrics = dict(zip(_METRICS, values))
+        bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+        if bad:
+            raise FloatingPointError(
+                f"sac update {self.updates + 1}: {', '.join(bad)} not finite ({metrics}); "
+                "the step was not applied. Lower the learning rates or check the rewards/observations."
+            )
+        self.optimizer.step()
+        with torch.no_grad():
+            online = list(self.critic.parameters())
+            torch._foreach_lerp_(list(self.critic_target.parameters()), online, config.tau)
+        self.updates += 1
+        return metrics
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        state = dict(self.nets.state_dict())
+        state["log_alpha"] = self.log_alpha.detach()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        state = dict(state_dict)
+        log_alpha = state.pop("log_alpha")
+        self.nets.load_state_dict(state)
+        with torch.no_grad():
+            self.log_alpha.copy_(log_alpha.to(self.device))
+
+    def training_state(self) -> dict:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "updates": self.updates,
+            "generator": self.generator.get_state(),
+        }
+
+    def load_training_state(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates = int(state["updates"])
+        self.generator.set_state(state["generator"].to("cpu"))
+
+    def eval(self) -> SACAgent:
+        self.nets.eval()
+        self.nets.requires_grad_(False)
+        self.log_alpha.requires_grad_(False)
+        return self

@@ -1,0 +1,55 @@
+"""SAC's hyperparameters. Defaults follow SB3/CleanRL (shared/design/agents.md, section 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SACConfig:
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden layer sizes of the actor and of each critic."""
+    n_critics: int = 2
+    """Q-functions in the fused critic ensemble; the target takes their minimum."""
+    actor_lr: float = 3e-4
+    """Adam step size of the policy."""
+    critic_lr: float = 3e-4
+    """Adam step size of the critics."""
+    alpha_lr: float = 3e-4
+    """Adam step size of log(alpha), the entropy temperature."""
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 0.005
+    """Polyak rate of the target critics (target += tau * (online - target) per update)."""
+    batch_size: int = 256
+    """Transitions per gradient update."""
+    init_alpha: float = 0.2
+    """Initial entropy temperature."""
+    autotune_alpha: bool = True
+    """Tune alpha so the policy's entropy tracks target_entropy; False keeps init_alpha fixed."""
+    target_entropy: float | None = None
+    """Entropy target; None means -action_dim (the usual choice)."""
+    log_std_min: float = -5.0
+    """Lower bound of the policy's log standard deviation (tanh-rescaled, as CleanRL)."""
+    log_std_max: float = 2.0
+    """Upper bound of the policy's log standard deviation."""
+    device: str = "auto"
+    """auto (cuda if available, else cpu), cpu, cuda or cuda:N."""
+
+    def __post_init__(self):
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ValueError(f"sac config: hidden must be a non-empty list of positive sizes, got {self.hidden}")
+        if self.n_critics < 1:
+            raise ValueError(f"sac config: n_critics must be >= 1, got {self.n_critics}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"sac config: gamma must lie in [0, 1], got {self.gamma}")
+        if not 0.0 < self.tau <= 1.0:
+            raise ValueError(f"sac config: tau must lie in (0, 1], got {self.tau}")
+        if self.batch_size < 1:
+            raise ValueError(f"sac config: batch_size must be positive, got {self.batch_size}")
+        if self.init_alpha < 0:
+            raise ValueError(f"sac config: init_alpha must be >= 0, got {self.init_alpha}")
+        if self.autotune_alpha and self.init_alpha <= 0:
+            raise ValueError("sac config: autotune_alpha needs init_alpha > 0 (it tunes log(alpha))")
+        if not self.log_std_min < self.log_std_max:
+            raise ValueError(f"sac config: log_std_min must be < log_std_max, got {self.log_std_min}, {self.log_std_max}")

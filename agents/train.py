@@ -1,0 +1,421 @@
+"""The training loop one batch job runs for one agent: collect, update, evaluate, checkpoint, resume.
+
+``train(TrainConfig(...))`` collects from ``n_envs`` games at once against a weighted mix of
+opponents (scripted names or checkpoint files), performs ``updates_per_step`` gradient updates
+per collected transition, evaluates against weak and strong every ``eval_every`` steps, writes
+CSV (and TensorBoard) metrics, and saves:
+
+- ``RUN_DIR/policy.pt``: the latest frozen policy (the checkpoint format of ``agents.checkpoint``),
+  plus ``RUN_DIR/policies/step_XXXXXXXXX.pt`` at every evaluation;
+- ``RUN_DIR/checkpoints/training.pt``: everything resuming needs (weights, optimizers, counters,
+  every generator, the games in progress and, by default, the replay buffer).
+
+On SIGINT (Ctrl-C), SIGTERM or SIGUSR1 it finishes the current step, saves the training
+checkpoint and returns; ``resume=True`` continues bit for bit where it stopped. A checkpoint with
+non-finite weights is never written, so the last good one survives a diverged run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agents.base import AgentSpec, FrozenPolicy, config_to_dict, parse_overrides
+from agents.checkpoint import CheckpointError, atomic_write, load_training_checkpoint, weights_sha256
+from agents.collect import Collector, EpisodeEnd
+from agents.common.buffer import ReplayBuffer
+from agents.common.logger import make_logger
+from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states
+from agents.registry import entry, make_agent, make_config, make_opponent, save_policy
+from arena.hockey.constants import Mode
+
+MODES = ("normal", "train_shooting", "train_defense", "curriculum")
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGUSR1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One agent's training run (``python scripts/train.py --help`` shows these)."""
+
+    agent: str = "sac"
+    """Registry name of the learning agent (sac, ...)."""
+    opponents: str = "weak,strong"
+    """Comma-separated opponents, each a scripted name (weak, strong, random, idle) or a checkpoint
+    path, optionally with a sampling weight: 'weak:1,strong:3,runs/a/policy.pt:2'."""
+    steps: int = 1_500_000
+    """Environment transitions to collect in total (a resumed run continues up to this number)."""
+    run_dir: str = "runs/train"
+    """Directory for checkpoints, policies and metrics."""
+    seed: int = 0
+    """Seeds everything: weights, exploration, opponents, games."""
+    device: str = "auto"
+    """auto (cuda if available, else cpu), cpu, cuda or cuda:N."""
+    mode: str = "normal"
+    """normal, train_shooting, train_defense, or curriculum (shooting for the first
+    curriculum_fraction/2 of the steps, then defense, then normal games)."""
+    curriculum_fraction: float = 0.2
+    """Share of the steps spent in the shooting and defense modes when mode=curriculum."""
+    n_envs: int = 16
+    """Games collected from at once."""
+    learning_starts: int = 10_000
+    """Transitions with uniformly random actions before the first update."""
+    updates_per_step: float = 0.25
+    """Gradient updates per collected transition (the update-to-data ratio)."""
+    buffer_size: int = 1_000_000
+    """Replay buffer capacity in transitions."""
+    eval_every: int = 50_000
+    """Steps between evaluations against weak and strong (0: only at the end)."""
+    eval_games: int = 200
+    """Games per evaluation opponent, half from each side."""
+    checkpoint_every: int = 50_000
+    """Steps between training checkpoints (also saved at the end and on a stop signal)."""
+    log_every: int = 5_000
+    """Steps between rows of train.csv."""
+    save_replay: bool = True
+    """Store the replay buffer in the training checkpoint (needed for an exact resume)."""
+    resume: bool = False
+    """Continue from RUN_DIR/checkpoints/training.pt if it exists (start fresh otherwise)."""
+    set: tuple[str, ...] = ()
+    """Agent config overrides as key=value, e.g. --set hidden=[512,512] gamma=0.98."""
+    threads: int = 1
+    """torch CPU threads (0: torch's default)."""
+    progress: bool = True
+    """Show a progress bar."""
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        positive = ("steps", "n_envs", "buffer_size", "eval_games", "checkpoint_every", "log_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.learning_starts < 0 or self.eval_every < 0 or self.threads < 0:
+            raise ValueError("learning_starts, eval_every and threads must be >= 0")
+        if not self.updates_per_step > 0:
+            raise ValueError(f"updates_per_step must be positive, got {self.updates_per_step}")
+        if not 0 <= self.curriculum_fraction < 1:
+            raise ValueError(f"curriculum_fraction must lie in [0, 1), got {self.curriculum_fraction}")
+
+
+def parse_opponents(text: str) -> list[tuple[str, float]]:
+    """'weak:1,strong:3,path.pt' -> [('weak', 1.0), ('strong', 3.0), ('path.pt', 1.0)]."""
+    items = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, weight = part, 1.0
+        head, sep, tail = part.rpartition(":")
+        if sep:
+            try:
+                name, weight = head, float(tail)
+            except ValueError:
+                pass
+        if not weight >= 0 or not math.isfinite(weight):
+            raise ValueError(f"opponent weight must be a finite number >= 0, got {part!r}")
+        items.append((name, weight))
+    if not items:
+        raise ValueError("--opponents names no opponent; e.g. --opponents weak,strong")
+    return items
+
+
+@dataclass
+class Hooks:
+    """What a league hangs onto a training run; every hook is optional."""
+
+    on_episode: object = None  # called with each EpisodeEnd
+    on_policy_saved: object = None  # called with (path, step) after each policy snapshot
+    extra_logs: dict = field(default_factory=dict)
+
+
+class Trainer:
+    """The state of one training run; ``run()`` executes it. See the module docstring."""
+
+    def __init__(self, config: TrainConfig, evaluator=None, hooks: Hooks | None = None):
+        self.config = config
+        self.evaluator = evaluator
+        self.hooks = hooks or Hooks()
+        self.run_dir = Path(config.run_dir)
+        self.checkpoint_path = self.run_dir / "checkpoints" / "training.pt"
+        item = entry(config.agent)
+        if not item.learns:
+            raise ValueError(f"{config.agent!r} is a scripted player and cannot be trained")
+        agent_config = parse_overrides(config.set, item.config, base=make_config(config.agent),
+                                       where=f"--set for {config.agent}")
+        if "device" in config_to_dict(agent_config) and config.device != "auto":
+            agent_config = make_config(config.agent, {**config_to_dict(agent_config), "device": config.device})
+        resolve_device(getattr(agent_config, "device", "cpu"))  # fail early on a missing GPU
+        seed_everything(config.seed)
+        self.spec = AgentSpec()
+        self.agent = make_agent(config.agent, config=agent_config, spec=self.spec, seed=config.seed)
+        opponent_items = parse_opponents(config.opponents)
+        opponents = [(name, make_opponent(name, seed=config.seed + 1000 + i, device=config.device))
+                     for i, (name, _) in enumerate(opponent_items)]
+        self.collector = Collector(config.n_envs, opponents, [w for _, w in opponent_items], seed=config.seed)
+        self.buffer = ReplayBuffer(config.buffer_size, config.n_envs, self.spec.obs_dim, self.spec.action_dim,
+                                   device=self.agent.device)
+        self.sample_rng = np.random.default_rng([config.seed, 11])
+        self.explore_rng = np.random.default_rng([config.seed, 13])
+        self.step = 0
+        self.episodes = 0
+        self.update_debt = 0.0
+        self.parent: str | None = None
+        self.recent: dict[str, deque] = {}
+        self.latest_eval: dict[str, float] = {}
+        self._stop: str | None = None
+
+    # ------------------------------------------------------------------ schedule
+    def mode_for(self) -> Mode:
+        config = self.config
+        if config.mode != "curriculum":
+            return Mode.parse(config.mode)
+        fraction = self.step / config.steps
+        if fraction < config.curriculum_fraction / 2:
+            return Mode.TRAIN_SHOOTING
+        if fraction < config.curriculum_fraction:
+            return Mode.TRAIN_DEFENSE
+        return Mode.NORMAL
+
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> dict:
+        """Train until ``steps`` or a stop signal; returns a summary (also in RUN_DIR/summary.json)."""
+        config = self.config
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.checkpoint_path.exists():
+            if not config.resume:
+                raise FileExistsError(
+                    f"{self.run_dir} already holds a training run; pass --resume to continue it "
+                    "or choose another --run-dir")
+            self.load(self.checkpoint_path)
+        else:
+            self._write_json("config.json", {"train": config_to_dict(config),
+                                             "agent": config_to_dict(self.agent.config)})
+        logger = make_logger(self.run_dir)
+        if hasattr(logger, "loggers"):
+            for each in logger.loggers:
+                if hasattr(each, "truncate"):
+                    each.truncate(self.step)
+        if not self.collector.started:
+            self.collector.start(self.mode_for)
+        previous = self._install_signal_handlers()
+        bar = self._progress_bar()
+        sums: dict[str, float] = {}
+        count = 0
+        clock, clock_step = time.perf_counter(), self.step
+        status = "finished"
+        try:
+            while self.step < config.steps:
+                if self._stop is not None:
+                    status = f"stopped by {self._stop}"
+                    break
+                metrics = self._iteration()
+                if metrics:
+                    count += len(metrics)
+                    for row in metrics:
+                        for key, value in row.items():
+                            sums[key] = sums.get(key, 0.0) + value
+                if bar is not None:
+                    bar.update(config.n_envs)
+                if self.step % config.log_every < config.n_envs:
+                    now = time.perf_counter()
+                    rates = {"train/steps_per_second": (self.step - clock_step) / max(now - clock, 1e-9),
+                             "train/updates": float(getattr(self.agent, "updates", 0)),
+                             "train/episodes": float(self.episodes)}
+                    clock, clock_step = now, self.step
+                    logger.write({**rates, **{f"train/{k}": v / count for k, v in sums.items()},
+                                  **self._recent_metrics()}, self.step)
+                    sums, count = {}, 0
+                    if bar is not None:
+                        bar.set_postfix(self._postfix(rates["train/steps_per_second"]), refresh=False)
+                if config.eval_every and self.step % config.eval_every < config.n_envs:
+                    self.evaluate(logger)
+                if self.step % config.checkpoint_every < config.n_envs:
+                    self.save()
+            if status == "finished" and (not self.latest_eval or self.latest_eval.get("step") != self.step):
+                self.evaluate(logger)
+            self.save()
+        finally:
+            if bar is not None:
+                bar.close()
+            logger.close()
+            self._restore_signal_handlers(previous)
+        summary = {"status": status, "step": self.step, "episodes": self.episodes,
+                   "updates": int(getattr(self.agent, "updates", 0)), "eval": self.latest_eval,
+                   "policy": str(self.run_dir / "policy.pt")}
+        self._write_json("summary.json", summary)
+        return summary
+
+    def _iteration(self) -> list[dict]:
+        config = self.config
+        obs = self.collector.obs.copy()
+        if self.step < config.learning_starts:
+            actions = self.explore_rng.uniform(self.spec.action_low, self.spec.action_high,
+                                               size=(config.n_envs, self.spec.action_dim)).astype(np.float32)
+        else:
+            actions = self.agent.act(obs, explore=True)
+        next_obs, reward, terminated, truncated, ended = self.collector.step(actions, self.mode_for)
+        self.buffer.add(obs, actions, reward, next_obs, terminated, truncated)
+        self.step += config.n_envs
+        for episode in ended:
+            self._record(episode)
+        metrics = []
+        if self.step >= config.learning_starts:
+            self.update_debt += config.n_envs * config.updates_per_step
+            length = getattr(self.agent, "sequence_length", 1)
+            while self.update_debt >= 1.0:
+                if length == 1:
+                    batch = self.buffer.sample(self.agent.config.batch_size, self.sample_rng)
+                else:
+                    batch = self.buffer.sample_sequences(self.agent.config.batch_size, length, self.sample_rng)
+                metrics.append(self.agent.update(batch))
+                self.update_debt -= 1.0
+        return metrics
+
+    def _record(self, episode: EpisodeEnd) -> None:
+        self.episodes += 1
+        self.recent.setdefault(episode.opponent, deque(maxlen=100)).append(episode.outcome)
+        self.recent.setdefault("_return", deque(maxlen=100)).append(episode.episode_return)
+        if self.hooks.on_episode is not None:
+            self.hooks.on_episode(episode)
+
+    def _recent_metrics(self) -> dict:
+        out = {}
+        for label, values in self.recent.items():
+            if label == "_return":
+                out["train/episode_return"] = float(np.mean(values))
+            else:
+                out[f"train/{_slug(label)}/win_rate"] = float(np.mean(np.asarray(values) == 1))
+        return out
+
+    def _postfix(self, steps_per_second: float) -> dict:
+        out = {"sps": f"{steps_per_second:.0f}", "upd": getattr(self.agent, "updates", 0)}
+        for label in ("weak", "strong"):
+            key = f"eval/{label}/win_rate"
+            if key in self.latest_eval:
+                out[label] = f"{self.latest_eval[key]:.0%}"
+        return out
+
+    def _progress_bar(self):
+        if not self.config.progress:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=self.config.steps, initial=self.step, unit="step", dynamic_ncols=True,
+                    desc=f"{self.config.agent} {self.run_dir.name}")
+
+    # ------------------------------------------------------------------ evaluation and saving
+    def evaluate(self, logger) -> None:
+        """Save the current policy and, with an evaluator, play it against weak and strong."""
+        path = self.run_dir / "policies" / f"step_{self.step:09d}.pt"
+        self._check_finite()
+        digest = save_policy(path, self.agent, step=self.step, parent=self.parent)
+        save_policy(self.run_dir / "policy.pt", self.agent, step=self.step, parent=self.parent)
+        results: dict[str, float] = {"step": self.step}
+        if self.evaluator is not None:
+            results.update(self.evaluator(FrozenPolicy(self.agent), self.step))
+            logger.write({k: v for k, v in results.items() if k != "step"}, self.step)
+        self.latest_eval = results
+        if self.hooks.on_policy_saved is not None:
+            self.hooks.on_policy_saved(path, self.step)
+        self.parent = digest
+
+    def _check_finite(self) -> None:
+        bad = [name for name, tensor in self.agent.state_dict().items()
+               if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+        if bad:
+            raise FloatingPointError(
+                f"{self.config.agent} weights {bad[:5]} are not finite at step {self.step}; "
+                f"refusing to overwrite the last good checkpoint in {self.run_dir}")
+
+    def save(self) -> None:
+        """Write the training checkpoint atomically (never with non-finite weights)."""
+        self._check_finite()
+        weights = {k: v.detach().cpu().clone() for k, v in self.agent.state_dict().items()}
+        payload = {
+            "format_version": 1,
+            "kind": "training",
+            "algorithm": self.config.agent,
+            "train_config": config_to_dict(self.config),
+            "agent_config": config_to_dict(self.agent.config),
+            "spec": self.spec.to_dict(),
+            "state_dict": weights,
+            "weights_sha256": weights_sha256(weights),
+            "agent_training": self.agent.training_state(),
+            "counters": {"step": self.step, "episodes": self.episodes, "update_debt": self.update_debt,
+                         "parent": self.parent},
+            "recent": {label: list(values) for label, values in self.recent.items()},
+            "latest_eval": self.latest_eval,
+            "collector": self.collector.state_dict(),
+            "rng": {"global": rng_states(), "sample": self.sample_rng.bit_generator.state,
+                    "explore": self.explore_rng.bit_generator.state},
+            "buffer": self.buffer.state_dict() if self.config.save_replay else None,
+        }
+        atomic_write(self.checkpoint_path, lambda file: torch.save(payload, file))
+
+    def load(self, path: Path) -> None:
+        payload = load_training_checkpoint(path, algorithm=self.config.agent)
+        saved = payload["train_config"]
+        for key in ("n_envs", "seed", "buffer_size", "opponents", "updates_per_step"):
+            if saved.get(key) != getattr(self.config, key):
+                raise CheckpointError(
+                    f"{path} was made with {key}={saved.get(key)!r}, this run has {getattr(self.config, key)!r}; "
+                    "resume with the original settings (only --steps and reporting options may change)")
+        self.agent.load_state_dict(payload["state_dict"])
+        self.agent.load_training_state(payload["agent_training"])
+        counters = payload["counters"]
+        self.step, self.episodes = int(counters["step"]), int(counters["episodes"])
+        self.update_debt, self.parent = float(counters["update_debt"]), counters["parent"]
+        self.recent = {label: deque(values, maxlen=100) for label, values in payload["recent"].items()}
+        self.latest_eval = payload["latest_eval"]
+        self.collector.load_state_dict(payload["collector"])
+        set_rng_states(payload["rng"]["global"])
+        self.sample_rng.bit_generator.state = payload["rng"]["sample"]
+        self.explore_rng.bit_generator.state = payload["rng"]["explore"]
+        if payload["buffer"] is not None:
+            self.buffer.load_state_dict(payload["buffer"])
+        elif self.step > 0:
+            print(f"note: {path} holds no replay buffer; training continues from an empty one")
+
+    def _write_json(self, name: str, data: dict) -> None:
+        text = json.dumps(data, indent=2) + "\n"
+        atomic_write(self.run_dir / name, lambda file: file.write(text.encode()))
+
+    # ------------------------------------------------------------------ signals
+    def _install_signal_handlers(self) -> dict:
+        previous = {}
+
+        def handler(signum, frame):
+            self._stop = signal.Signals(signum).name
+
+        for name in STOP_SIGNALS:
+            number = getattr(signal, name, None)
+            if number is None:
+                continue
+            try:
+                previous[number] = signal.signal(number, handler)
+            except ValueError:  # not the main thread: the caller handles signals
+                pass
+        return previous
+
+    @staticmethod
+    def _restore_signal_handlers(previous: dict) -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _slug(label: str) -> str:
+    return Path(label).stem if ("/" in label or label.endswith(".pt")) else label
+
+
+def train(config: TrainConfig, evaluator=None, hooks: Hooks | None = None) -> dict:
+    """Run (or resume) one training run; see ``Trainer``."""
+    return Trainer(config, evaluator=evaluator, hooks=hooks).run()

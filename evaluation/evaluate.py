@@ -1,0 +1,71 @@
+"""Evaluate one policy against a list of opponents: win/draw/loss from both sides, with intervals.
+
+Each opponent is played ``games`` times through ``arena.play_games`` (pairs of games share an
+engine seed with sides swapped), and the result is reported overall and per side.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from arena.match import play_games
+from evaluation.stats import WDL
+
+
+@dataclass(frozen=True)
+class EvalRow:
+    opponent: str
+    total: WDL
+    left: WDL
+    right: WDL
+    mean_length: float
+
+    def summary(self) -> dict:
+        return {
+            "opponent": self.opponent,
+            **self.total.summary(),
+            "left": self.left.summary(),
+            "right": self.right.summary(),
+            "mean_length": self.mean_length,
+        }
+
+
+def evaluate_policy(policy, opponents: dict, games: int, seed: int = 0, n_envs: int = 32, mode="normal") -> list[EvalRow]:
+    """Play ``policy`` against each of ``opponents`` (label -> policy or scripted name).
+
+    Args:
+        policy: the policy under test (batched ``act``).
+        opponents: label -> opponent policy or scripted name.
+        games: games per opponent (an even number gives both sides equally).
+        seed: match seed; each opponent gets the same seeds, so results are comparable.
+        n_envs: games played at once.
+    """
+    rows = []
+    for label, opponent in opponents.items():
+        result = play_games(policy, opponent, n_games=games, seed=seed, n_envs=n_envs, mode=mode)
+        by_side = {"left": [0, 0, 0], "right": [0, 0, 0]}
+        for record in result.records:
+            by_side[record.a_side][{1: 0, 0: 1, -1: 2}[record.outcome]] += 1
+        left, right = WDL(*by_side["left"]), WDL(*by_side["right"])
+        rows.append(EvalRow(label, left + right, left, right, result.mean_length))
+    return rows
+
+
+def format_table(rows: list[EvalRow]) -> str:
+    """A fixed-width table: one line per opponent, rates with 95% intervals, then per-side win rates."""
+    header = f"{'opponent':<24} {'games':>6} {'win':>22} {'draw':>22} {'loss':>22} {'win L/R':>13} {'length':>7}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        cells = []
+        for which in ("wins", "draws", "losses"):
+            low, high = row.total.interval(which)
+            cells.append(f"{row.total.rate(which):6.1%} [{low:5.1%},{high:6.1%}]")
+        sides = f"{row.left.rate('wins'):5.1%}/{row.right.rate('wins'):5.1%}"
+        lines.append(f"{row.opponent:<24} {row.total.games:>6} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22} "
+                     f"{sides:>13} {row.mean_length:7.1f}")
+    return "\n".join(lines)
+
+
+def to_json(rows: list[EvalRow], **context) -> str:
+    return json.dumps({**context, "results": [row.summary() for row in rows]}, indent=2)
