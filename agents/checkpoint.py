@@ -176,9 +176,13 @@ def load_training_checkpoint(path: str | os.PathLike, algorithm: str | None = No
     if not isinstance(payload, dict) or payload.get("kind") != "training":
         raise CheckpointError(f"{path} is not a hockey-league training checkpoint")
     if payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path} has format version {payload.get('format_version')!r}; this code reads {FORMAT_VERSION}")
+        raise CheckpointError(
+            f"{path} has format version {payload.get('format_version')!r}; this code reads {FORMAT_VERSION}"
+        )
     if algorithm is not None and payload.get("algorithm") != algorithm:
         raise CheckpointError(f"{path} trains a {payload.get('algorithm')!r} agent, expected {algorithm!r}")
     if weights_sha256(payload["state_dict"]) != payload.get("weights_sha256"):
-        raise CheckpointError(f"{path}: the weights do not match their recorded sha256; the file was modified or corrupted")
+        raise CheckpointError(
+            f"{path}: the weights do not match their recorded sha256; the file was modified or corrupted"
+        )
     return payload

@@ -89,7 +89,9 @@ class Collector:
             if hook is not None:
                 hook(mask)
 
-    def step(self, actions: np.ndarray, mode_for) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[EpisodeEnd]]:
+    def step(
+        self, actions: np.ndarray, mode_for
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[EpisodeEnd]]:
         """Play one step of every game with the learner's ``actions`` (n_envs, 4).
 
         Returns:
@@ -120,14 +122,16 @@ class Collector:
             next_obs[slot] = self.obs[slot]
             if engine.done:
                 terminated[slot], truncated[slot] = engine.terminated, engine.truncated
-                ended.append(EpisodeEnd(
-                    opponent=self.labels[self.opponent[slot]],
-                    outcome=int(engine.winner if left else -engine.winner),
-                    side="left" if left else "right",
-                    mode=engine.mode.name.lower(),
-                    length=engine.time,
-                    episode_return=float(self.returns[slot]),
-                ))
+                ended.append(
+                    EpisodeEnd(
+                        opponent=self.labels[self.opponent[slot]],
+                        outcome=int(engine.winner if left else -engine.winner),
+                        side="left" if left else "right",
+                        mode=engine.mode.name.lower(),
+                        length=engine.time,
+                        episode_return=float(self.returns[slot]),
+                    )
+                )
                 self._start(slot, mode_for())
                 restarted[slot] = True
         if restarted.any():

@@ -75,7 +75,9 @@ def make_agent(name: str, config=None, spec: AgentSpec = AgentSpec(), seed: int 
     return agent
 
 
-def save_policy(path: str | os.PathLike, agent, step: int = 0, parent: str | None = None, extra: dict | None = None) -> str:
+def save_policy(
+    path: str | os.PathLike, agent, step: int = 0, parent: str | None = None, extra: dict | None = None
+) -> str:
     """Write the agent's weights, config and spec as a policy checkpoint; returns the weights' sha256."""
     return save_checkpoint(
         path,
@@ -105,7 +107,9 @@ def agent_from_checkpoint(checkpoint: Checkpoint, device: str | None = None, whe
     try:
         agent.load_state_dict(checkpoint.state_dict)
     except (RuntimeError, KeyError, ValueError) as error:
-        raise CheckpointError(f"{where}: weights do not fit the stored {checkpoint.algorithm} config: {error}") from error
+        raise CheckpointError(
+            f"{where}: weights do not fit the stored {checkpoint.algorithm} config: {error}"
+        ) from error
     return agent
 
 

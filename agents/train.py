@@ -147,8 +147,9 @@ class Trainer:
         item = entry(config.agent)
         if not item.learns:
             raise ValueError(f"{config.agent!r} is a scripted player and cannot be trained")
-        agent_config = parse_overrides(config.set, item.config, base=make_config(config.agent),
-                                       where=f"--set for {config.agent}")
+        agent_config = parse_overrides(
+            config.set, item.config, base=make_config(config.agent), where=f"--set for {config.agent}"
+        )
         if "device" in config_to_dict(agent_config) and config.device != "auto":
             agent_config = make_config(config.agent, {**config_to_dict(agent_config), "device": config.device})
         resolve_device(getattr(agent_config, "device", "cpu"))  # fail early on a missing GPU
@@ -156,11 +157,14 @@ class Trainer:
         self.spec = AgentSpec()
         self.agent = make_agent(config.agent, config=agent_config, spec=self.spec, seed=config.seed)
         opponent_items = parse_opponents(config.opponents)
-        opponents = [(name, make_opponent(name, seed=config.seed + 1000 + i, device=config.device))
-                     for i, (name, _) in enumerate(opponent_items)]
+        opponents = [
+            (name, make_opponent(name, seed=config.seed + 1000 + i, device=config.device))
+            for i, (name, _) in enumerate(opponent_items)
+        ]
         self.collector = Collector(config.n_envs, opponents, [w for _, w in opponent_items], seed=config.seed)
-        self.buffer = ReplayBuffer(config.buffer_size, config.n_envs, self.spec.obs_dim, self.spec.action_dim,
-                                   device=self.agent.device)
+        self.buffer = ReplayBuffer(
+            config.buffer_size, config.n_envs, self.spec.obs_dim, self.spec.action_dim, device=self.agent.device
+        )
         self.sample_rng = np.random.default_rng([config.seed, 11])
         self.explore_rng = np.random.default_rng([config.seed, 13])
         self.step = 0
@@ -194,11 +198,13 @@ class Trainer:
             if not config.resume:
                 raise FileExistsError(
                     f"{self.run_dir} already holds a training run; pass --resume to continue it "
-                    "or choose another --run-dir")
+                    "or choose another --run-dir"
+                )
             self.load(self.checkpoint_path)
         else:
-            self._write_json("config.json", {"train": config_to_dict(config),
-                                             "agent": config_to_dict(self.agent.config)})
+            self._write_json(
+                "config.json", {"train": config_to_dict(config), "agent": config_to_dict(self.agent.config)}
+            )
         logger = make_logger(self.run_dir)
         if hasattr(logger, "loggers"):
             for each in logger.loggers:
@@ -227,12 +233,16 @@ class Trainer:
                     bar.update(config.n_envs)
                 if self.step % config.log_every < config.n_envs:
                     now = time.perf_counter()
-                    rates = {"train/steps_per_second": (self.step - clock_step) / max(now - clock, 1e-9),
-                             "train/updates": float(getattr(self.agent, "updates", 0)),
-                             "train/episodes": float(self.episodes)}
+                    rates = {
+                        "train/steps_per_second": (self.step - clock_step) / max(now - clock, 1e-9),
+                        "train/updates": float(getattr(self.agent, "updates", 0)),
+                        "train/episodes": float(self.episodes),
+                    }
                     clock, clock_step = now, self.step
-                    logger.write({**rates, **{f"train/{k}": v / count for k, v in sums.items()},
-                                  **self._recent_metrics()}, self.step)
+                    logger.write(
+                        {**rates, **{f"train/{k}": v / count for k, v in sums.items()}, **self._recent_metrics()},
+                        self.step,
+                    )
                     sums, count = {}, 0
                     if bar is not None:
                         bar.set_postfix(self._postfix(rates["train/steps_per_second"]), refresh=False)
@@ -248,9 +258,14 @@ class Trainer:
                 bar.close()
             logger.close()
             self._restore_signal_handlers(previous)
-        summary = {"status": status, "step": self.step, "episodes": self.episodes,
-                   "updates": int(getattr(self.agent, "updates", 0)), "eval": self.latest_eval,
-                   "policy": str(self.run_dir / "policy.pt")}
+        summary = {
+            "status": status,
+            "step": self.step,
+            "episodes": self.episodes,
+            "updates": int(getattr(self.agent, "updates", 0)),
+            "eval": self.latest_eval,
+            "policy": str(self.run_dir / "policy.pt"),
+        }
         self._write_json("summary.json", summary)
         return summary
 
@@ -258,8 +273,9 @@ class Trainer:
         config = self.config
         obs = self.collector.obs.copy()
         if self.step < config.learning_starts:
-            actions = self.explore_rng.uniform(self.spec.action_low, self.spec.action_high,
-                                               size=(config.n_envs, self.spec.action_dim)).astype(np.float32)
+            actions = self.explore_rng.uniform(
+                self.spec.action_low, self.spec.action_high, size=(config.n_envs, self.spec.action_dim)
+            ).astype(np.float32)
         else:
             actions = self.agent.act(obs, explore=True)
         next_obs, reward, terminated, truncated, ended = self.collector.step(actions, self.mode_for)
@@ -309,8 +325,13 @@ class Trainer:
             return None
         from tqdm import tqdm
 
-        return tqdm(total=self.config.steps, initial=self.step, unit="step", dynamic_ncols=True,
-                    desc=f"{self.config.agent} {self.run_dir.name}")
+        return tqdm(
+            total=self.config.steps,
+            initial=self.step,
+            unit="step",
+            dynamic_ncols=True,
+            desc=f"{self.config.agent} {self.run_dir.name}",
+        )
 
     # ------------------------------------------------------------------ evaluation and saving
     def evaluate(self, logger) -> None:
@@ -329,12 +350,16 @@ class Trainer:
         self.parent = digest
 
     def _check_finite(self) -> None:
-        bad = [name for name, tensor in self.agent.state_dict().items()
-               if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+        bad = [
+            name
+            for name, tensor in self.agent.state_dict().items()
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all()
+        ]
         if bad:
             raise FloatingPointError(
                 f"{self.config.agent} weights {bad[:5]} are not finite at step {self.step}; "
-                f"refusing to overwrite the last good checkpoint in {self.run_dir}")
+                f"refusing to overwrite the last good checkpoint in {self.run_dir}"
+            )
 
     def save(self) -> None:
         """Write the training checkpoint atomically (never with non-finite weights)."""
@@ -350,13 +375,20 @@ class Trainer:
             "state_dict": weights,
             "weights_sha256": weights_sha256(weights),
             "agent_training": self.agent.training_state(),
-            "counters": {"step": self.step, "episodes": self.episodes, "update_debt": self.update_debt,
-                         "parent": self.parent},
+            "counters": {
+                "step": self.step,
+                "episodes": self.episodes,
+                "update_debt": self.update_debt,
+                "parent": self.parent,
+            },
             "recent": {label: list(values) for label, values in self.recent.items()},
             "latest_eval": self.latest_eval,
             "collector": self.collector.state_dict(),
-            "rng": {"global": rng_states(), "sample": self.sample_rng.bit_generator.state,
-                    "explore": self.explore_rng.bit_generator.state},
+            "rng": {
+                "global": rng_states(),
+                "sample": self.sample_rng.bit_generator.state,
+                "explore": self.explore_rng.bit_generator.state,
+            },
             "buffer": self.buffer.state_dict() if self.config.save_replay else None,
         }
         atomic_write(self.checkpoint_path, lambda file: torch.save(payload, file))
@@ -368,7 +400,8 @@ class Trainer:
             if saved.get(key) != getattr(self.config, key):
                 raise CheckpointError(
                     f"{path} was made with {key}={saved.get(key)!r}, this run has {getattr(self.config, key)!r}; "
-                    "resume with the original settings (only --steps and reporting options may change)")
+                    "resume with the original settings (only --steps and reporting options may change)"
+                )
         self.agent.load_state_dict(payload["state_dict"])
         self.agent.load_training_state(payload["agent_training"])
         counters = payload["counters"]

@@ -31,7 +31,9 @@ class EvalRow:
         }
 
 
-def evaluate_policy(policy, opponents: dict, games: int, seed: int = 0, n_envs: int = 32, mode="normal") -> list[EvalRow]:
+def evaluate_policy(
+    policy, opponents: dict, games: int, seed: int = 0, n_envs: int = 32, mode="normal"
+) -> list[EvalRow]:
     """Play ``policy`` against each of ``opponents`` (label -> policy or scripted name).
 
     Args:
@@ -62,8 +64,10 @@ def format_table(rows: list[EvalRow]) -> str:
             low, high = row.total.interval(which)
             cells.append(f"{row.total.rate(which):6.1%} [{low:5.1%},{high:6.1%}]")
         sides = f"{row.left.rate('wins'):5.1%}/{row.right.rate('wins'):5.1%}"
-        lines.append(f"{row.opponent:<24} {row.total.games:>6} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22} "
-                     f"{sides:>13} {row.mean_length:7.1f}")
+        lines.append(
+            f"{row.opponent:<24} {row.total.games:>6} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22} "
+            f"{sides:>13} {row.mean_length:7.1f}"
+        )
     return "\n".join(lines)
 
 

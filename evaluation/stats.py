@@ -56,5 +56,7 @@ class WDL:
 
     def __str__(self) -> str:
         low, high = self.interval("wins")
-        return (f"{self.wins}W {self.draws}D {self.losses}L of {self.games}: win {self.rate('wins'):.1%} "
-                f"[{low:.1%}, {high:.1%}], draw {self.rate('draws'):.1%}, loss {self.rate('losses'):.1%}")
+        return (
+            f"{self.wins}W {self.draws}D {self.losses}L of {self.games}: win {self.rate('wins'):.1%} "
+            f"[{low:.1%}, {high:.1%}], draw {self.rate('draws'):.1%}, loss {self.rate('losses'):.1%}"
+        )

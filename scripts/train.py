@@ -21,10 +21,14 @@ def make_evaluator(config: TrainConfig):
     """Play the current policy against weak and strong (both sides) and return eval/ metrics."""
 
     def evaluator(policy, step: int) -> dict:
-        rows = evaluate_policy(policy, {"weak": "weak", "strong": "strong"}, games=config.eval_games,
-                               seed=config.seed + 10_007, n_envs=min(32, config.eval_games))
-        if config.progress:
-            print(f"\nevaluation at step {step}:\n{format_table(rows)}", flush=True)
+        rows = evaluate_policy(
+            policy,
+            {"weak": "weak", "strong": "strong"},
+            games=config.eval_games,
+            seed=config.seed + 10_007,
+            n_envs=min(32, config.eval_games),
+        )
+        print(f"\nevaluation at step {step}:\n{format_table(rows)}", flush=True)
         metrics = {}
         for row in rows:
             for short, which in (("win", "wins"), ("draw", "draws"), ("loss", "losses")):

@@ -13,12 +13,14 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
+from torch.nn import functional
 
 ACTIVATIONS = {"relu": nn.ReLU, "mish": nn.Mish, "elu": nn.ELU, "tanh": nn.Tanh}
 
 
-def mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int, activation: str = "relu", layer_norm: bool = False) -> nn.Sequential:
+def mlp(
+    in_dim: int, hidden: tuple[int, ...], out_dim: int, activation: str = "relu", layer_norm: bool = False
+) -> nn.Sequential:
     """in -> hidden... -> out with the activation (and optionally LayerNorm) after each hidden layer."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
@@ -45,7 +47,7 @@ class EnsembleMLP(nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
         self.members = members
-        self.activation = getattr(F, activation)
+        self.activation = getattr(functional, activation)
         sizes = [in_dim, *hidden, out_dim]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()

@@ -49,9 +49,7 @@ class SACAgent:
         critic_target.requires_grad_(False)
         self.nets = nn.ModuleDict({"actor": actor, "critic": critic, "critic_target": critic_target}).to(self.device)
         self.log_alpha = nn.Parameter(torch.tensor(math.log(max(config.init_alpha, 1e-30)), device=self.device))
-        self.target_entropy = (
-            float(-spec.action_dim) if config.target_entropy is None else float(config.target_entropy)
-        )
+        self.target_entropy = float(-spec.action_dim) if config.target_entropy is None else float(config.target_entropy)
         groups = [
             {"params": list(actor.parameters()), "lr": config.actor_lr},
             {"params": list(critic.parameters()), "lr": config.critic_lr},
@@ -62,6 +60,9 @@ class SACAgent:
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
         self.updates = 0
+        self._online_params = list(critic.parameters())
+        self._target_params = list(critic_target.parameters())
+        self._loss_fn = torch.compile(self._losses) if config.compile else self._losses
         self._scale = (spec.action_high - spec.action_low) / 2.0
         self._offset = (spec.action_high + spec.action_low) / 2.0
         self._unit_box = self._scale == 1.0 and self._offset == 0.0
@@ -96,10 +97,27 @@ class SACAgent:
             return self._to_env(torch.tanh(mean)).cpu().numpy()
 
     # ------------------------------------------------------------------ learning
-    def _sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _losses(self, obs, action, reward, next_obs, terminated, noise):
+        """The summed loss and the metrics vector; the one place a torch.compile'd graph covers."""
+        config = self.config
+        alpha = self.log_alpha.detach().exp()
+        with torch.no_grad():
+            mean, log_std = self.actor(next_obs)
+            next_action, next_log_prob = losses.squashed_gaussian_sample(mean, log_std, noise[0])
+            next_q = self.critic_target(next_obs, self._to_env(next_action))
+            target = losses.soft_target(reward, terminated, next_q, next_log_prob, alpha, config.gamma)
+        q = self.critic(obs, action)
+        critic_loss = losses.critic_loss(q, target)
         mean, log_std = self.actor(obs)
-        noise = torch.randn(mean.shape, generator=self.generator, device=self.device)
-        return losses.squashed_gaussian_sample(mean, log_std, noise)
+        pi_action, log_prob = losses.squashed_gaussian_sample(mean, log_std, noise[1])
+        q_pi = self.critic(obs, self._to_env(pi_action), detach_params=True)
+        actor_loss = losses.actor_loss(q_pi, log_prob, alpha)
+        if config.autotune_alpha:
+            alpha_loss = losses.alpha_loss(self.log_alpha, log_prob, self.target_entropy)
+        else:
+            alpha_loss = torch.zeros((), device=obs.device)
+        metrics = torch.stack([critic_loss, actor_loss, alpha_loss, alpha, -log_prob.mean(), q.mean()]).detach()
+        return critic_loss + actor_loss + alpha_loss, metrics
 
     def update(self, batch: Batch) -> dict[str, float]:
         """One gradient step of critics, actor and temperature; returns their metrics.
@@ -107,39 +125,22 @@ class SACAgent:
         Raises:
             FloatingPointError: a loss is not finite; the step is not applied.
         """
-        config = self.config
-        alpha = self.log_alpha.detach().exp()
-        with torch.no_grad():
-            next_action, next_log_prob = self._sample(batch.next_obs)
-            next_q = self.critic_target(batch.next_obs, self._to_env(next_action))
-            target = losses.soft_target(batch.reward, batch.terminated, next_q, next_log_prob, alpha, config.gamma)
-        q = self.critic(batch.obs, batch.action)
-        critic_loss = losses.critic_loss(q, target)
-        action, log_prob = self._sample(batch.obs)
-        q_pi = self.critic(batch.obs, self._to_env(action), detach_params=True)
-        actor_loss = losses.actor_loss(q_pi, log_prob, alpha)
-        if config.autotune_alpha:
-            alpha_loss = losses.alpha_loss(self.log_alpha, log_prob, self.target_entropy)
-        else:
-            alpha_loss = torch.zeros((), device=self.device)
+        noise = torch.randn((2, batch.size, self.spec.action_dim), generator=self.generator, device=self.device)
+        total, metrics = self._loss_fn(batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise)
         self.optimizer.zero_grad(set_to_none=True)
-        (critic_loss + actor_loss + alpha_loss).backward()
-        values = torch.stack(
-            [critic_loss, actor_loss, alpha_loss, alpha, -log_prob.mean(), q.mean()]
-        ).detach().tolist()
-        metrics = dict(zip(_METRICS, values))
-        bad = [name for name, value in metrics.items() if not math.isfinite(value)]
+        total.backward()
+        values = dict(zip(_METRICS, metrics.tolist()))
+        bad = [name for name, value in values.items() if not math.isfinite(value)]
         if bad:
             raise FloatingPointError(
-                f"sac update {self.updates + 1}: {', '.join(bad)} not finite ({metrics}); "
+                f"sac update {self.updates + 1}: {', '.join(bad)} not finite ({values}); "
                 "the step was not applied. Lower the learning rates or check the rewards/observations."
             )
         self.optimizer.step()
         with torch.no_grad():
-            online = list(self.critic.parameters())
-            torch._foreach_lerp_(list(self.critic_target.parameters()), online, config.tau)
+            torch._foreach_lerp_(self._target_params, self._online_params, self.config.tau)
         self.updates += 1
-        return metrics
+        return values
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, torch.Tensor]:

@@ -10,7 +10,9 @@ import torch
 _LOG_2 = math.log(2.0)
 
 
-def squashed_gaussian_sample(mean: torch.Tensor, log_std: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def squashed_gaussian_sample(
+    mean: torch.Tensor, log_std: torch.Tensor, noise: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Reparameterised sample tanh(mean + std * noise) and its log-probability (summed over the last axis).
 
     The tanh correction uses log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), which stays finite

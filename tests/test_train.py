@@ -1,0 +1,243 @@
+"""The training loop and its parts: replay buffer, collector state, determinism, exact resume,
+stop signals, refusal of broken checkpoints, and smoke runs of scripts/train.py and evaluate.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents.checkpoint import CheckpointError, load_checkpoint
+from agents.collect import Collector
+from agents.common.buffer import ReplayBuffer
+from agents.registry import make_opponent
+from agents.train import Hooks, TrainConfig, Trainer, parse_opponents, train
+from arena.hockey.engine import EngineState, HockeyEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(
+    n_envs=4,
+    learning_starts=200,
+    eval_every=0,
+    eval_games=2,
+    checkpoint_every=400,
+    log_every=200,
+    buffer_size=4000,
+    progress=False,
+    set=("hidden=[16,16]", "batch_size=16", "device=cpu"),
+)
+
+
+def _weights(run_dir: Path) -> str:
+    return load_checkpoint(run_dir / "policy.pt").sha256
+
+
+# ---------------------------------------------------------------------------- replay buffer
+def test_buffer_wraps_and_samples_only_written_rows():
+    buffer = ReplayBuffer(capacity=6, n_envs=2, obs_dim=1, action_dim=1)
+    for t in range(5):  # 3 rows of capacity, 5 written: rows hold t = 3, 4, 2
+        buffer.add(np.full((2, 1), t), np.zeros((2, 1)), np.zeros(2), np.full((2, 1), t + 1), [False] * 2, [False] * 2)
+    assert len(buffer) == 6
+    batch = buffer.sample(200, np.random.default_rng(0))
+    assert set(batch.obs[:, 0].tolist()) == {2.0, 3.0, 4.0}
+    assert torch.equal(batch.next_obs, batch.obs + 1)
+
+
+def test_sequences_are_consecutive_and_masked_after_an_episode_end():
+    buffer = ReplayBuffer(capacity=40, n_envs=1, obs_dim=1, action_dim=1)
+    for t in range(10):
+        done = t == 4
+        buffer.add([[t]], [[0.0]], [float(t)], [[t + 1]], [done], [False])
+    batch = buffer.sample_sequences(300, 3, np.random.default_rng(0))
+    obs = batch.obs[..., 0]
+    assert torch.equal(obs[:, 1:] - obs[:, :-1], torch.ones(300, 2))  # consecutive steps of one stream
+    for row, mask in zip(obs.tolist(), batch.mask.tolist()):
+        expected = [1.0 if (row[0] > 4 or row[0] + k <= 4) else 0.0 for k in range(3)]
+        assert mask == expected, (row, mask)
+
+
+def test_buffer_state_round_trip():
+    buffer = ReplayBuffer(capacity=8, n_envs=2, obs_dim=2, action_dim=1)
+    for t in range(6):
+        buffer.add(np.full((2, 2), t), np.ones((2, 1)), [1.0, 2.0], np.zeros((2, 2)), [True, False], [False, True])
+    copy = ReplayBuffer(capacity=8, n_envs=2, obs_dim=2, action_dim=1)
+    copy.load_state_dict(buffer.state_dict())
+    a = buffer.sample(50, np.random.default_rng(3))
+    b = copy.sample(50, np.random.default_rng(3))
+    assert all(torch.equal(getattr(a, k), getattr(b, k)) for k in ("obs", "action", "reward", "terminated"))
+    with pytest.raises(ValueError, match="same --n-envs"):
+        ReplayBuffer(capacity=8, n_envs=4, obs_dim=2, action_dim=1).load_state_dict(buffer.state_dict())
+
+
+# ---------------------------------------------------------------------------- game state
+def test_engine_state_survives_plain_data_and_continues_identically():
+    rng = np.random.default_rng(0)
+    engine = HockeyEngine(seed=4)
+    engine.reset()
+    for _ in range(40):
+        engine.step(rng.uniform(-1, 1, 4), rng.uniform(-1, 1, 4))
+    data = engine.get_state().to_dict()
+    json.dumps(data)  # plain data only
+    copy = HockeyEngine(seed=99)
+    copy.set_state(EngineState.from_dict(data))
+    for _ in range(30):
+        a1, a2 = rng.uniform(-1, 1, 4), rng.uniform(-1, 1, 4)
+        engine.step(a1, a2)
+        copy.step(a1, a2)
+        assert engine.views() == copy.views()
+        if engine.done:
+            break
+
+
+def test_collector_state_round_trip_continues_identically():
+    def build():
+        opponents = [("weak", make_opponent("weak", seed=1)), ("strong", make_opponent("strong", seed=2))]
+        collector = Collector(3, opponents, [1.0, 2.0], seed=5)
+        collector.start(lambda: 0)
+        return collector
+
+    rng = np.random.default_rng(0)
+    a, b = build(), build()
+    for _ in range(120):
+        a.step(rng.uniform(-1, 1, (3, 4)).astype(np.float32), lambda: 0)
+    b.load_state_dict(a.state_dict())
+    for _ in range(300):
+        actions = rng.uniform(-1, 1, (3, 4)).astype(np.float32)
+        out_a, out_b = a.step(actions, lambda: 0), b.step(actions, lambda: 0)
+        assert np.array_equal(out_a[0], out_b[0]) and np.array_equal(out_a[1], out_b[1])
+        assert out_a[4] == out_b[4]
+
+
+def test_opponent_mix_parsing_and_bad_opponents(tmp_path):
+    assert parse_opponents("weak:1, strong:3,runs/a/policy.pt") == [
+        ("weak", 1.0),
+        ("strong", 3.0),
+        ("runs/a/policy.pt", 1.0),
+    ]
+    with pytest.raises(ValueError, match="weight"):
+        parse_opponents("weak:-1")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        make_opponent(str(tmp_path / "missing.pt"))
+    with pytest.raises(ValueError, match="neither a scripted player"):
+        make_opponent("nobody")
+
+
+# ---------------------------------------------------------------------------- the loop
+def test_short_seeded_runs_are_identical(tmp_path):
+    for name in ("a", "b"):
+        train(TrainConfig(steps=600, run_dir=str(tmp_path / name), **TINY))
+    assert _weights(tmp_path / "a") == _weights(tmp_path / "b")
+    train(TrainConfig(steps=600, run_dir=str(tmp_path / "c"), seed=1, **TINY))
+    assert _weights(tmp_path / "c") != _weights(tmp_path / "a")
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = train(TrainConfig(steps=1200, run_dir=str(tmp_path / "straight"), mode="curriculum", **TINY))
+    first = train(TrainConfig(steps=600, run_dir=str(tmp_path / "split"), mode="curriculum", **TINY))
+    assert first["step"] == 600
+    second = train(TrainConfig(steps=1200, run_dir=str(tmp_path / "split"), mode="curriculum", resume=True, **TINY))
+    assert second["step"] == straight["step"] == 1200 and second["episodes"] == straight["episodes"]
+    assert _weights(tmp_path / "split") == _weights(tmp_path / "straight")
+
+
+def test_existing_run_needs_resume_and_resume_needs_the_same_settings(tmp_path):
+    train(TrainConfig(steps=400, run_dir=str(tmp_path), **TINY))
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(TrainConfig(steps=800, run_dir=str(tmp_path), **TINY))
+    with pytest.raises(CheckpointError, match="n_envs=4"):
+        train(TrainConfig(steps=800, run_dir=str(tmp_path), resume=True, **{**TINY, "n_envs": 2}))
+
+
+def test_a_stop_signal_saves_and_resume_finishes(tmp_path):
+    fired = []
+
+    def stop_once(episode):
+        if not fired:
+            fired.append(episode)
+            os.kill(os.getpid(), signal.SIGUSR1)
+
+    summary = Trainer(TrainConfig(steps=4000, run_dir=str(tmp_path), **TINY), hooks=Hooks(on_episode=stop_once)).run()
+    assert summary["status"] == "stopped by SIGUSR1" and 0 < summary["step"] < 4000
+    assert (tmp_path / "checkpoints" / "training.pt").exists()
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGUSR1))
+    done = train(TrainConfig(steps=summary["step"] + 400, run_dir=str(tmp_path), resume=True, **TINY))
+    assert done["status"] == "finished" and done["step"] == summary["step"] + 400
+
+
+def test_non_finite_weights_never_replace_the_last_good_checkpoint(tmp_path):
+    trainer = Trainer(TrainConfig(steps=400, run_dir=str(tmp_path), **TINY))
+    trainer.run()
+    path = tmp_path / "checkpoints" / "training.pt"
+    good = path.read_bytes()
+    with torch.no_grad():
+        trainer.agent.nets["actor"].net[0].weight[0, 0] = float("nan")
+    with pytest.raises(FloatingPointError, match="not finite.*refusing to overwrite"):
+        trainer.save()
+    assert path.read_bytes() == good
+
+
+def test_corrupted_training_checkpoint_is_refused(tmp_path):
+    train(TrainConfig(steps=400, run_dir=str(tmp_path), **TINY))
+    path = tmp_path / "checkpoints" / "training.pt"
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        train(TrainConfig(steps=800, run_dir=str(tmp_path), resume=True, **TINY))
+
+
+# ---------------------------------------------------------------------------- scripts
+def _run(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_train_and_evaluate_scripts_smoke(tmp_path):
+    run_dir = tmp_path / "run"
+    result = _run(
+        "scripts/train.py",
+        "--agent",
+        "sac",
+        "--opponents",
+        "weak,strong:2",
+        "--steps",
+        "400",
+        "--run-dir",
+        str(run_dir),
+        "--n-envs",
+        "4",
+        "--learning-starts",
+        "200",
+        "--eval-games",
+        "4",
+        "--eval-every",
+        "0",
+        "--no-progress",
+        "--set",
+        "hidden=[16,16]",
+        "batch_size=16",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "finished at step 400" in result.stdout and "strong" in result.stdout
+    assert (run_dir / "eval.csv").read_text().startswith("step,weak/win_rate")
+    table = _run("scripts/evaluate.py", str(run_dir / "policy.pt"), "--opponents", "weak,idle", "--games", "6")
+    assert table.returncode == 0, table.stderr
+    assert "weak" in table.stdout and "idle" in table.stdout
+    report = json.loads(_run("scripts/evaluate.py", str(run_dir / "policy.pt"), "--games", "4", "--json").stdout)
+    assert [r["opponent"] for r in report["results"]] == ["weak", "strong"]
+    assert all(r["wins"] + r["draws"] + r["losses"] == 4 for r in report["results"])
+
+
+def test_scripts_report_bad_input_clearly(tmp_path):
+    missing = _run("scripts/evaluate.py", str(tmp_path / "nope.pt"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    bad_field = _run("scripts/train.py", "--steps", "10", "--run-dir", str(tmp_path / "r"), "--set", "hiden=[4]")
+    assert bad_field.returncode == 2 and "unknown field(s) ['hiden']" in bad_field.stderr
+    bad_opponent = _run(
+        "scripts/train.py", "--steps", "10", "--run-dir", str(tmp_path / "r"), "--opponents", str(tmp_path / "gone.pt")
+    )
+    assert bad_opponent.returncode == 2 and "does not exist" in bad_opponent.stderr
