@@ -1,10 +1,12 @@
 """Network blocks shared by the agents: plain MLPs and fused ensembles of MLPs.
 
-An ensemble of E MLPs is stored as stacked weights (E, in, out) and evaluated with one batched
-matrix multiply per layer, so SAC's twin critics (and TD-MPC2's five Q-functions) cost one
-kernel per layer instead of E. ``EnsembleMLP.forward`` can also run with detached parameters,
-which the actor loss uses to take gradients through the critic's input without computing
-(and then discarding) gradients for the critic's weights.
+An ensemble of E MLPs is stored as stacked weights (E, in, out). On a GPU it is evaluated with
+one batched matrix multiply per layer, so SAC's twin critics (and TD-MPC2's five Q-functions)
+cost one kernel per layer instead of E; on a CPU, where the batched multiply and its backward
+copies cost more than the kernel launches they save, each member runs its own addmm.
+``EnsembleMLP.forward`` can also run with detached parameters, which the actor loss uses to take
+gradients through the critic's input without computing (and then discarding) gradients for the
+critic's weights.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-ACTIVATIONS = {"relu": nn.ReLU, "mish": nn.Mish, "elu": nn.ELU, "tanh": nn.Tanh}
+ACTIVATIONS = {"relu": nn.ReLU, "mish": nn.Mish, "elu": nn.ELU}
 
 
 def mlp(
@@ -30,7 +32,7 @@ def mlp(
         layers.append(nn.Linear(width, size))
         if layer_norm:
             layers.append(nn.LayerNorm(size))
-        layers.append(ACTIVATIONS[activation]())
+        layers.append(ACTIVATIONS[activation](inplace=True))
         width = size
     layers.append(nn.Linear(width, out_dim))
     return nn.Sequential(*layers)
@@ -57,6 +59,8 @@ class EnsembleMLP(nn.Module):
             self.biases.append(nn.Parameter(torch.empty(members, 1, fan_out).uniform_(-bound, bound)))
 
     def forward(self, x: torch.Tensor, detach_params: bool = False) -> torch.Tensor:
+        if x.device.type == "cpu":  # CPU: one addmm per member beats a batched matmul (benchmarks/RESULTS.md)
+            return self._forward_per_member(x, detach_params)
         last = len(self.weights) - 1
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
             if detach_params:
@@ -66,3 +70,16 @@ class EnsembleMLP(nn.Module):
             if i < last:
                 x = self.activation(x)
         return x
+
+    def _forward_per_member(self, x: torch.Tensor, detach_params: bool) -> torch.Tensor:
+        last = len(self.weights) - 1
+        xs = list(x) if x.dim() == 3 else [x] * self.members
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            if detach_params:
+                weight, bias = weight.detach(), bias.detach()
+            # unbind: one backward stack per layer, where indexing would zero-fill and copy per member
+            ws, bs = weight.unbind(0), bias.unbind(0)
+            xs = [torch.addmm(bs[e][0], xs[e], ws[e]) for e in range(self.members)]
+            if i < last:  # in place: saves an allocation per member and layer (addmm's backward does not need h)
+                xs = [self.activation(h, inplace=True) for h in xs]
+        return torch.stack(xs)

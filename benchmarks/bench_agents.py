@@ -1,0 +1,197 @@
+"""Agent speed: SAC gradient updates per second (batch 256, 256-256 networks) and actions per
+second for a batch of 64 observations, next to a plain eager single-file SAC in the same process.
+
+    python benchmarks/bench_agents.py [--threads 1 2] [--rounds 5] [--updates 100] [--compile]
+
+The baseline below is written the way a plain single-file SAC usually is (CleanRL's structure:
+two separate Q modules, three optimizers, actor and temperature losses backpropagated
+separately, a Python loop for the target update). Both implementations are timed in alternating
+rounds on the same batches, so the ratio survives a noisy shared machine. CUDA is measured too
+when a GPU is present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional
+
+from agents.base import AgentSpec
+from agents.common.buffer import ReplayBuffer
+from agents.sac import SACAgent, SACConfig
+
+OBS, ACT, BATCH, HIDDEN = 18, 4, 256, 256
+
+
+# ---------------------------------------------------------------------------- plain eager baseline
+class _Q(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2, self.fc3 = nn.Linear(OBS + ACT, HIDDEN), nn.Linear(HIDDEN, HIDDEN), nn.Linear(HIDDEN, 1)
+
+    def forward(self, obs, action):
+        x = torch.cat([obs, action], 1)
+        return self.fc3(functional.relu(self.fc2(functional.relu(self.fc1(x)))))
+
+
+class _Actor(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(OBS, HIDDEN), nn.Linear(HIDDEN, HIDDEN)
+        self.mean, self.log_std = nn.Linear(HIDDEN, ACT), nn.Linear(HIDDEN, ACT)
+
+    def forward(self, obs):
+        x = functional.relu(self.fc2(functional.relu(self.fc1(obs))))
+        log_std = -5 + 0.5 * 7 * (torch.tanh(self.log_std(x)) + 1)
+        return self.mean(x), log_std
+
+    def get_action(self, obs):
+        mean, log_std = self(obs)
+        normal = torch.distributions.Normal(mean, log_std.exp())
+        x = normal.rsample()
+        y = torch.tanh(x)
+        log_prob = normal.log_prob(x) - torch.log(1 - y.pow(2) + 1e-6)
+        return y, log_prob.sum(1, keepdim=True), torch.tanh(mean)
+
+
+class PlainSAC:
+    """The reference point: a straightforward eager SAC update."""
+
+    def __init__(self, device):
+        self.device = device
+        self.actor = _Actor().to(device)
+        self.q1, self.q2, self.q1_target, self.q2_target = (_Q().to(device) for _ in range(4))
+        self.q1_target.load_state_dict(self.q1.state_dict())
+        self.q2_target.load_state_dict(self.q2.state_dict())
+        self.q_optimizer = torch.optim.Adam(list(self.q1.parameters()) + list(self.q2.parameters()), lr=3e-4)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=3e-4)
+        self.log_alpha = torch.zeros(1, requires_grad=True, device=device)
+        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=3e-4)
+
+    def update(self, batch):
+        alpha = self.log_alpha.exp().item()
+        with torch.no_grad():
+            next_action, next_log_prob, _ = self.actor.get_action(batch.next_obs)
+            q_next = torch.min(self.q1_target(batch.next_obs, next_action), self.q2_target(batch.next_obs, next_action))
+            target = batch.reward + 0.99 * (1 - batch.terminated) * (q_next - alpha * next_log_prob).view(-1)
+        q1, q2 = self.q1(batch.obs, batch.action).view(-1), self.q2(batch.obs, batch.action).view(-1)
+        q_loss = functional.mse_loss(q1, target) + functional.mse_loss(q2, target)
+        self.q_optimizer.zero_grad()
+        q_loss.backward()
+        self.q_optimizer.step()
+        action, log_prob, _ = self.actor.get_action(batch.obs)
+        q_pi = torch.min(self.q1(batch.obs, action), self.q2(batch.obs, action))
+        actor_loss = (alpha * log_prob - q_pi).mean()
+        self.actor_optimizer.zero_grad()
+        actor_loss.backward()
+        self.actor_optimizer.step()
+        with torch.no_grad():
+            _, log_prob, _ = self.actor.get_action(batch.obs)
+        alpha_loss = (-self.log_alpha.exp() * (log_prob + -ACT)).mean()
+        self.alpha_optimizer.zero_grad()
+        alpha_loss.backward()
+        self.alpha_optimizer.step()
+        for online, target_net in ((self.q1, self.q1_target), (self.q2, self.q2_target)):
+            for p, tp in zip(online.parameters(), target_net.parameters()):
+                tp.data.copy_(0.005 * p.data + 0.995 * tp.data)
+        return {"q_loss": q_loss.item(), "actor_loss": actor_loss.item()}
+
+    def act(self, obs, explore=False):
+        with torch.no_grad():
+            sample, _, greedy = self.actor.get_action(torch.as_tensor(obs, device=self.device))
+            return (sample if explore else greedy).cpu().numpy()
+
+
+# ---------------------------------------------------------------------------- timing
+def _filled_buffer(device) -> ReplayBuffer:
+    rng = np.random.default_rng(0)
+    buffer = ReplayBuffer(50_000, 16, OBS, ACT, device=device)
+    for _ in range(2_000):
+        buffer.add(rng.normal(size=(16, OBS)), rng.uniform(-1, 1, (16, ACT)), rng.normal(size=16),
+                   rng.normal(size=(16, OBS)), rng.random(16) < 0.01, np.zeros(16, dtype=bool))  # fmt: skip
+    return buffer
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench_updates(contestants: dict, device, rounds: int, updates: int) -> dict[str, float]:
+    buffer = _filled_buffer(device)
+    rng = np.random.default_rng(1)
+    batches = [buffer.sample(BATCH, rng) for _ in range(updates)]
+    for agent in contestants.values():  # warm-up (and compilation, where enabled)
+        for batch in batches[:10]:
+            agent.update(batch)
+    elapsed = dict.fromkeys(contestants, 0.0)
+    for _ in range(rounds):
+        for name, agent in contestants.items():
+            _sync(device)
+            start = time.perf_counter()
+            for batch in batches:
+                agent.update(batch)
+            _sync(device)
+            elapsed[name] += time.perf_counter() - start
+    return {name: rounds * updates / seconds for name, seconds in elapsed.items()}
+
+
+def bench_actions(contestants: dict, device, rounds: int, calls: int = 300) -> dict[str, float]:
+    obs = np.random.default_rng(2).normal(size=(64, OBS)).astype(np.float32)
+    elapsed = dict.fromkeys(contestants, 0.0)
+    for _ in range(rounds):
+        for name, agent in contestants.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                agent.act(obs, explore=True)
+            elapsed[name] += time.perf_counter() - start
+    return {name: rounds * calls * 64 / seconds for name, seconds in elapsed.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU thread counts to measure")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--updates", type=int, default=100, help="updates per round and contestant")
+    parser.add_argument("--compile", action="store_true", help="also time SAC with config.compile=True")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    devices = [("cpu", t) for t in args.threads]
+    if torch.cuda.is_available():
+        devices.append(("cuda", None))
+    results = []
+    for device_name, threads in devices:
+        if threads is not None:
+            torch.set_num_threads(threads)
+        device = torch.device(device_name)
+        torch.manual_seed(0)
+        contestants = {"plain eager SAC": PlainSAC(device),
+                       "hockey-league SAC": SACAgent(SACConfig(device=device_name), AgentSpec())}
+        if args.compile:
+            contestants["hockey-league SAC, compiled"] = SACAgent(SACConfig(device=device_name, compile=True))
+        updates = bench_updates(contestants, device, args.rounds, args.updates)
+        actions = bench_actions(contestants, device, args.rounds)
+        where = f"{device_name}" + (f", {threads} thread{'s' if threads > 1 else ''}" if threads else "")
+        for name in contestants:
+            results.append({"device": where, "implementation": name, "updates_per_s": updates[name],
+                            "actions_per_s_batch64": actions[name],
+                            "speedup_vs_plain": updates[name] / updates["plain eager SAC"]})
+    if args.json:
+        print(json.dumps({"machine": platform.processor() or platform.machine(), "torch": torch.__version__,
+                          "results": results}, indent=2))
+        return
+    print(f"torch {torch.__version__}, {platform.machine()}, batch {BATCH}, networks {HIDDEN}-{HIDDEN}")
+    print("| device | implementation | updates/s | vs plain | actions/s (batch 64) |\n|---|---|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['device']} | {r['implementation']} | {r['updates_per_s']:.0f} | {r['speedup_vs_plain']:.2f}x "
+              f"| {r['actions_per_s_batch64']:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
