@@ -170,6 +170,7 @@ class Trainer:
         self.step = 0
         self.episodes = 0
         self.update_debt = 0.0
+        self.wall_seconds = 0.0  # training time over all resumed segments
         self.parent: str | None = None
         self.recent: dict[str, deque] = {}
         self.latest_eval: dict[str, float] = {}
@@ -217,6 +218,7 @@ class Trainer:
         sums: dict[str, float] = {}
         count = 0
         clock, clock_step = time.perf_counter(), self.step
+        self._segment_start, self._wall_before = clock, self.wall_seconds
         status = "finished"
         try:
             while self.step < config.steps:
@@ -262,6 +264,7 @@ class Trainer:
             "status": status,
             "step": self.step,
             "episodes": self.episodes,
+            "wall_seconds": round(self._wall_now(), 1),
             "updates": int(getattr(self.agent, "updates", 0)),
             "eval": self.latest_eval,
             "policy": str(self.run_dir / "policy.pt"),
@@ -338,8 +341,9 @@ class Trainer:
         """Save the current policy and, with an evaluator, play it against weak and strong."""
         path = self.run_dir / "policies" / f"step_{self.step:09d}.pt"
         self._check_finite()
-        digest = save_policy(path, self.agent, step=self.step, parent=self.parent)
-        save_policy(self.run_dir / "policy.pt", self.agent, step=self.step, parent=self.parent)
+        extra = {"wall_seconds": round(self._wall_now(), 1), "episodes": self.episodes, "train": self.config.opponents}
+        digest = save_policy(path, self.agent, step=self.step, parent=self.parent, extra=extra)
+        save_policy(self.run_dir / "policy.pt", self.agent, step=self.step, parent=self.parent, extra=extra)
         results: dict[str, float] = {"step": self.step}
         if self.evaluator is not None:
             results.update(self.evaluator(FrozenPolicy(self.agent), self.step))
@@ -348,6 +352,10 @@ class Trainer:
         if self.hooks.on_policy_saved is not None:
             self.hooks.on_policy_saved(path, self.step)
         self.parent = digest
+
+    def _wall_now(self) -> float:
+        start = getattr(self, "_segment_start", None)
+        return self.wall_seconds if start is None else self._wall_before + time.perf_counter() - start
 
     def _check_finite(self) -> None:
         bad = [
@@ -380,6 +388,7 @@ class Trainer:
                 "episodes": self.episodes,
                 "update_debt": self.update_debt,
                 "parent": self.parent,
+                "wall_seconds": self._wall_now(),
             },
             "recent": {label: list(values) for label, values in self.recent.items()},
             "latest_eval": self.latest_eval,
@@ -407,6 +416,7 @@ class Trainer:
         counters = payload["counters"]
         self.step, self.episodes = int(counters["step"]), int(counters["episodes"])
         self.update_debt, self.parent = float(counters["update_debt"]), counters["parent"]
+        self.wall_seconds = float(counters.get("wall_seconds", 0.0))
         self.recent = {label: deque(values, maxlen=100) for label, values in payload["recent"].items()}
         self.latest_eval = payload["latest_eval"]
         self.collector.load_state_dict(payload["collector"])
