@@ -241,3 +241,17 @@ def test_scripts_report_bad_input_clearly(tmp_path):
         "scripts/train.py", "--steps", "10", "--run-dir", str(tmp_path / "r"), "--opponents", str(tmp_path / "gone.pt")
     )
     assert bad_opponent.returncode == 2 and "does not exist" in bad_opponent.stderr
+
+
+def test_csv_logger_grows_columns_and_trims_rows_after_a_resume_point(tmp_path):
+    from agents.common.logger import CSVLogger
+
+    logger = CSVLogger(tmp_path)
+    logger.write({"train/loss": 1.0}, step=10)
+    logger.write({"train/loss": 0.5, "train/alpha": 0.2}, step=20)
+    logger.write({"train/loss": 0.25, "eval/weak/win_rate": 0.5}, step=30)
+    assert (tmp_path / "train.csv").read_text().splitlines() == ["step,loss,alpha", "10,1,", "20,0.5,0.2", "30,0.25,"]
+    assert (tmp_path / "eval.csv").read_text().splitlines() == ["step,weak/win_rate", "30,0.5"]
+    CSVLogger(tmp_path).truncate(20)
+    assert (tmp_path / "train.csv").read_text().splitlines()[-1] == "20,0.5,0.2"
+    assert (tmp_path / "eval.csv").read_text().splitlines() == ["step,weak/win_rate"]
