@@ -137,12 +137,11 @@ def _coerce(value, hint, where: str):
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        errors = []
         for option in args:
             try:
                 return _coerce(value, option, where)
-            except (TypeError, ValueError) as error:
-                errors.append(str(error))
+            except (TypeError, ValueError):
+                continue
         raise TypeError(f"{where} must be {_describe(hint)}, got {value!r}")
     if origin is typing.Literal:
         if value not in args:

@@ -207,10 +207,7 @@ class Trainer:
                 "config.json", {"train": config_to_dict(config), "agent": config_to_dict(self.agent.config)}
             )
         logger = make_logger(self.run_dir)
-        if hasattr(logger, "loggers"):
-            for each in logger.loggers:
-                if hasattr(each, "truncate"):
-                    each.truncate(self.step)
+        logger.truncate(self.step)
         if not self.collector.started:
             self.collector.start(self.mode_for)
         previous = self._install_signal_handlers()

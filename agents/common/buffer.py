@@ -87,19 +87,24 @@ class ReplayBuffer:
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(self.device, non_blocking=True)
 
-    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
-        """Uniformly sampled single transitions."""
-        if self.rows == 0:
-            raise RuntimeError("cannot sample from an empty replay buffer")
-        rows = rng.integers(0, self.rows, size=batch_size)
-        envs = rng.integers(0, self.n_envs, size=batch_size)
+    def _gather(self, rows: np.ndarray, envs: np.ndarray, mask: np.ndarray | None = None) -> Batch:
+        """The stored entries at (rows, envs) (index arrays of one shape) as a Batch on the device."""
         return Batch(
             obs=self._tensor(self.obs[rows, envs]),
             action=self._tensor(self.action[rows, envs]),
             reward=self._tensor(self.reward[rows, envs]),
             next_obs=self._tensor(self.next_obs[rows, envs]),
             terminated=self._tensor(self.terminated[rows, envs]),
+            mask=None if mask is None else self._tensor(mask),
         )
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
+        """Uniformly sampled single transitions."""
+        if self.rows == 0:
+            raise RuntimeError("cannot sample from an empty replay buffer")
+        rows = rng.integers(0, self.rows, size=batch_size)
+        envs = rng.integers(0, self.n_envs, size=batch_size)
+        return self._gather(rows, envs)
 
     def sample_sequences(self, batch_size: int, length: int, rng: np.random.Generator) -> Batch:
         """Sequences of ``length`` consecutive steps of one stream, (B, L, ...), with an episode mask.
@@ -118,14 +123,7 @@ class ReplayBuffer:
         done = self.done[rows, cols]
         # A step is in the first episode if no earlier step of the sequence ended an episode.
         ended_before = np.concatenate([np.zeros((batch_size, 1), dtype=bool), np.cumsum(done, axis=1)[:, :-1] > 0], 1)
-        return Batch(
-            obs=self._tensor(self.obs[rows, cols]),
-            action=self._tensor(self.action[rows, cols]),
-            reward=self._tensor(self.reward[rows, cols]),
-            next_obs=self._tensor(self.next_obs[rows, cols]),
-            terminated=self._tensor(self.terminated[rows, cols]),
-            mask=self._tensor((~ended_before).astype(np.float32)),
-        )
+        return self._gather(rows, cols, mask=(~ended_before).astype(np.float32))
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict:

@@ -51,13 +51,7 @@ class CSVLogger:
         if new:  # rewrite once with the wider header; old rows get empty cells
             columns = columns + new
             with open(path, newline="") as file:
-                rows = list(csv.DictReader(file))
-            temporary = path.with_suffix(".csv.tmp")
-            with open(temporary, "w", newline="") as file:
-                writer = csv.DictWriter(file, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(rows)
-            os.replace(temporary, path)
+                _rewrite(path, columns, list(csv.DictReader(file)))
         self._columns[namespace] = columns
         with open(path, "a", newline="") as file:
             csv.writer(file).writerow([_format(row.get(key, "")) for key in columns])
@@ -69,17 +63,21 @@ class CSVLogger:
                 reader = csv.DictReader(file)
                 columns, rows = reader.fieldnames, list(reader)
             kept = [row for row in rows if _step_of(row) <= step]
-            if columns is None or len(kept) == len(rows):
-                continue
-            temporary = path.with_suffix(".csv.tmp")
-            with open(temporary, "w", newline="") as file:
-                writer = csv.DictWriter(file, fieldnames=columns)
-                writer.writeheader()
-                writer.writerows(kept)
-            os.replace(temporary, path)
+            if columns is not None and len(kept) < len(rows):
+                _rewrite(path, columns, kept)
 
     def close(self) -> None:
         pass
+
+
+def _rewrite(path: Path, columns: list[str], rows: list[dict]) -> None:
+    """Replace a CSV file by ``columns`` and ``rows`` through a temporary file (never half-written)."""
+    temporary = path.with_suffix(".csv.tmp")
+    with open(temporary, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(temporary, path)
 
 
 def _step_of(row: dict) -> float:
@@ -118,12 +116,17 @@ class MultiLogger:
         for logger in self.loggers:
             logger.write(metrics, step)
 
+    def truncate(self, step: int) -> None:
+        for logger in self.loggers:
+            if hasattr(logger, "truncate"):
+                logger.truncate(step)
+
     def close(self) -> None:
         for logger in self.loggers:
             logger.close()
 
 
-def make_logger(directory: str | os.PathLike) -> Logger:
+def make_logger(directory: str | os.PathLike) -> MultiLogger:
     """CSV always; TensorBoard too where ``tensorboard`` is installed."""
     loggers: list = [CSVLogger(directory)]
     try:
