@@ -172,6 +172,10 @@ def _coerce(value, hint, where: str):
         if not isinstance(value, str):
             raise TypeError(f"{where} must be a string, got {value!r}")
         return value
+    if hint is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"{where} must be a table of key = value pairs, got {value!r}")
+        return dict(value)
     return value
 
 

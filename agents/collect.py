@@ -83,6 +83,40 @@ class Collector:
         else:
             self.obs[slot], self.opponent_obs[slot] = right, left
 
+    def set_opponents(self, weights: dict[str, float], resolve) -> None:
+        """Change the opponent mix for the games that start from now on.
+
+        Args:
+            weights: label -> sampling weight (normalised here; at least one positive).
+            resolve: label -> policy, called only for labels this collector does not hold yet.
+
+        Games in progress finish against the opponent they started with (a league changes the
+        mix between rounds; cutting games short would teach the learner false time-outs).
+        """
+        values = np.asarray(list(weights.values()), dtype=np.float64)
+        if not weights or (values < 0).any() or not values.sum() > 0:
+            raise ValueError(f"opponent weights must be >= 0 with a positive sum, got {weights}")
+        held = dict(zip(self.labels, self.policies))
+        in_use = {self.labels[i] for i in set(self.opponent.tolist())} if self.started else set()
+        labels = list(weights) + sorted(in_use - set(weights))
+        policies = []
+        for label in labels:
+            if label in held:
+                policies.append(held[label])
+            else:
+                policy = resolve(label)
+                hook = getattr(policy, "reset", None)
+                if hook is not None:
+                    hook(np.ones(self.n_envs, dtype=bool))
+                policies.append(policy)
+        index = {label: i for i, label in enumerate(labels)}
+        if self.started:
+            self.opponent = np.array([index[self.labels[i]] for i in self.opponent], dtype=np.int64)
+        else:
+            self.opponent = np.zeros(self.n_envs, dtype=np.int64)
+        probabilities = np.array([weights.get(label, 0.0) for label in labels], dtype=np.float64)
+        self.labels, self.policies, self.probabilities = labels, policies, probabilities / probabilities.sum()
+
     def _reset_opponents(self, mask: np.ndarray) -> None:
         for policy in self.policies:
             hook = getattr(policy, "reset", None)
@@ -152,9 +186,16 @@ class Collector:
             "rng": self.rng.bit_generator.state,
             "opponents": opponents,
             "labels": list(self.labels),
+            "probabilities": self.probabilities.tolist(),
         }
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict, resolve=None) -> None:
+        """Restore a saved collector. With ``resolve`` (label -> policy) the saved opponent mix
+        replaces this one's (a league's mix changes over time); without, the mixes must agree."""
+        if resolve is not None and len(state["engines"]) == self.n_envs:
+            saved = dict(zip(state["labels"], state.get("probabilities", [1.0] * len(state["labels"]))))
+            self.started = False
+            self.set_opponents({label: saved[label] for label in state["labels"]}, resolve)
         if state["labels"] != self.labels or len(state["engines"]) != self.n_envs:
             raise ValueError(
                 f"saved collector played {state['labels']} in {len(state['engines'])} games; "

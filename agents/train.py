@@ -138,8 +138,9 @@ class Hooks:
 class Trainer:
     """The state of one training run; ``run()`` executes it. See the module docstring."""
 
-    def __init__(self, config: TrainConfig, evaluator=None, hooks: Hooks | None = None):
+    def __init__(self, config: TrainConfig, evaluator=None, hooks: Hooks | None = None, resolve_opponent=None):
         self.config = config
+        self.resolve_opponent = resolve_opponent  # label -> policy; set by a league, whose mix changes
         self.evaluator = evaluator
         self.hooks = hooks or Hooks()
         self.run_dir = Path(config.run_dir)
@@ -175,6 +176,9 @@ class Trainer:
         self.recent: dict[str, deque] = {}
         self.latest_eval: dict[str, float] = {}
         self._stop: str | None = None
+        self.timing = {"collect": 0.0, "hooks": 0.0, "update": 0.0}  # seconds in this process
+        self.logger = None
+        self._bar = None
 
     # ------------------------------------------------------------------ schedule
     def mode_for(self) -> Mode:
@@ -191,6 +195,30 @@ class Trainer:
     # ------------------------------------------------------------------ main loop
     def run(self) -> dict:
         """Train until ``steps`` or a stop signal; returns a summary (also in RUN_DIR/summary.json)."""
+        previous = self._install_signal_handlers()
+        try:
+            self.open()
+            status = self.train(self.config.steps)
+            if status == "finished" and (not self.latest_eval or self.latest_eval.get("step") != self.step):
+                self.evaluate()
+            self.save()
+        finally:
+            self.close()
+            self._restore_signal_handlers(previous)
+        summary = {
+            "status": status,
+            "step": self.step,
+            "episodes": self.episodes,
+            "wall_seconds": round(self._wall_now(), 1),
+            "updates": int(getattr(self.agent, "updates", 0)),
+            "eval": self.latest_eval,
+            "policy": str(self.run_dir / "policy.pt"),
+        }
+        self._write_json("summary.json", summary)
+        return summary
+
+    def open(self) -> None:
+        """Start the run or, with ``resume``, load its training checkpoint; open logs and games."""
         config = self.config
         if config.threads:
             torch.set_num_threads(config.threads)
@@ -206,71 +234,69 @@ class Trainer:
             self._write_json(
                 "config.json", {"train": config_to_dict(config), "agent": config_to_dict(self.agent.config)}
             )
-        logger = make_logger(self.run_dir)
-        logger.truncate(self.step)
+        self.logger = make_logger(self.run_dir)
+        self.logger.truncate(self.step)
         if not self.collector.started:
             self.collector.start(self.mode_for)
-        previous = self._install_signal_handlers()
-        bar = self._progress_bar()
-        sums: dict[str, float] = {}
-        count = 0
-        clock, clock_step = time.perf_counter(), self.step
-        self._segment_start, self._wall_before = clock, self.wall_seconds
-        status = "finished"
-        try:
-            while self.step < config.steps:
-                if self._stop is not None:
-                    status = f"stopped by {self._stop}"
-                    break
-                metrics = self._iteration()
-                if metrics:
-                    count += len(metrics)
-                    for row in metrics:
-                        for key, value in row.items():
-                            sums[key] = sums.get(key, 0.0) + value
-                if bar is not None:
-                    bar.update(config.n_envs)
-                if self.step % config.log_every < config.n_envs:
-                    now = time.perf_counter()
-                    rates = {
-                        "train/steps_per_second": (self.step - clock_step) / max(now - clock, 1e-9),
-                        "train/updates": float(getattr(self.agent, "updates", 0)),
-                        "train/episodes": float(self.episodes),
-                    }
-                    clock, clock_step = now, self.step
-                    logger.write(
-                        {**rates, **{f"train/{k}": v / count for k, v in sums.items()}, **self._recent_metrics()},
-                        self.step,
-                    )
-                    sums, count = {}, 0
-                    if bar is not None:
-                        bar.set_postfix(self._postfix(rates["train/steps_per_second"]), refresh=False)
-                if config.eval_every and self.step % config.eval_every < config.n_envs:
-                    self.evaluate(logger)
-                if self.step % config.checkpoint_every < config.n_envs:
-                    self.save()
-            if status == "finished" and (not self.latest_eval or self.latest_eval.get("step") != self.step):
-                self.evaluate(logger)
-            self.save()
-        finally:
-            if bar is not None:
-                bar.close()
-            logger.close()
-            self._restore_signal_handlers(previous)
-        summary = {
-            "status": status,
-            "step": self.step,
-            "episodes": self.episodes,
-            "wall_seconds": round(self._wall_now(), 1),
-            "updates": int(getattr(self.agent, "updates", 0)),
-            "eval": self.latest_eval,
-            "policy": str(self.run_dir / "policy.pt"),
+        self._bar = self._progress_bar()
+        self._sums, self._count = {}, 0
+        self._clock, self._clock_step = time.perf_counter(), self.step
+        self._segment_start, self._wall_before = self._clock, self.wall_seconds
+
+    def train(self, until: int) -> str:
+        """Collect and update until step ``until`` (at most ``steps``) or a stop request.
+
+        Returns "finished" when ``until`` was reached, else "stopped by <signal>".
+        """
+        config = self.config
+        until = min(until, config.steps)
+        while self.step < until:
+            if self._stop is not None:
+                return f"stopped by {self._stop}"
+            metrics = self._iteration()
+            self._count += len(metrics)
+            for row in metrics:
+                for key, value in row.items():
+                    self._sums[key] = self._sums.get(key, 0.0) + value
+            if self._bar is not None:
+                self._bar.update(config.n_envs)
+            if self.step % config.log_every < config.n_envs:
+                self._log_rates()
+            if config.eval_every and self.step % config.eval_every < config.n_envs:
+                self.evaluate()
+            if self.step % config.checkpoint_every < config.n_envs:
+                self.save()
+        return "finished"
+
+    def request_stop(self, reason: str) -> None:
+        """Make ``train`` return after the current step (what the signal handlers call)."""
+        self._stop = reason
+
+    def close(self) -> None:
+        if getattr(self, "_bar", None) is not None:
+            self._bar.close()
+            self._bar = None
+        if getattr(self, "logger", None) is not None:
+            self.logger.close()
+            self.logger = None
+
+    def _log_rates(self) -> None:
+        now = time.perf_counter()
+        rates = {
+            "train/steps_per_second": (self.step - self._clock_step) / max(now - self._clock, 1e-9),
+            "train/updates": float(getattr(self.agent, "updates", 0)),
+            "train/episodes": float(self.episodes),
         }
-        self._write_json("summary.json", summary)
-        return summary
+        self._clock, self._clock_step = now, self.step
+        means = {f"train/{k}": v / self._count for k, v in self._sums.items()}
+        self.logger.write({**rates, **means, **self._recent_metrics()}, self.step)
+        self._sums, self._count = {}, 0
+        if self._bar is not None:
+            self._bar.set_postfix(self._postfix(rates["train/steps_per_second"]), refresh=False)
 
     def _iteration(self) -> list[dict]:
         config = self.config
+        started = time.perf_counter()
         obs = self.collector.obs.copy()
         if self.step < config.learning_starts:
             actions = self.explore_rng.uniform(
@@ -281,8 +307,11 @@ class Trainer:
         next_obs, reward, terminated, truncated, ended = self.collector.step(actions, self.mode_for)
         self.buffer.add(obs, actions, reward, next_obs, terminated, truncated)
         self.step += config.n_envs
+        collected = time.perf_counter()
+        self.timing["collect"] += collected - started
         for episode in ended:
             self._record(episode)
+        self.timing["hooks"] += time.perf_counter() - collected
         metrics = []
         if self.step >= config.learning_starts:
             self.update_debt += config.n_envs * config.updates_per_step
@@ -294,6 +323,8 @@ class Trainer:
                     batch = self.buffer.sample_sequences(self.agent.config.batch_size, length, self.sample_rng)
                 metrics.append(self.agent.update(batch))
                 self.update_debt -= 1.0
+        if metrics:
+            self.timing["update"] += time.perf_counter() - collected
         return metrics
 
     def _record(self, episode: EpisodeEnd) -> None:
@@ -334,8 +365,10 @@ class Trainer:
         )
 
     # ------------------------------------------------------------------ evaluation and saving
-    def evaluate(self, logger) -> None:
-        """Save the current policy and, with an evaluator, play it against weak and strong."""
+    def evaluate(self) -> Path:
+        """Save the current policy and, with an evaluator, play it against weak and strong.
+
+        Returns the path of the step's policy snapshot."""
         path = self.run_dir / "policies" / f"step_{self.step:09d}.pt"
         self._check_finite()
         extra = {"wall_seconds": round(self._wall_now(), 1), "episodes": self.episodes, "train": self.config.opponents}
@@ -344,11 +377,12 @@ class Trainer:
         results: dict[str, float] = {"step": self.step}
         if self.evaluator is not None:
             results.update(self.evaluator(FrozenPolicy(self.agent), self.step))
-            logger.write({k: v for k, v in results.items() if k != "step"}, self.step)
+            self.logger.write({k: v for k, v in results.items() if k != "step"}, self.step)
         self.latest_eval = results
         if self.hooks.on_policy_saved is not None:
             self.hooks.on_policy_saved(path, self.step)
         self.parent = digest
+        return path
 
     def _wall_now(self) -> float:
         start = getattr(self, "_segment_start", None)
@@ -402,7 +436,8 @@ class Trainer:
     def load(self, path: Path) -> None:
         payload = load_training_checkpoint(path, algorithm=self.config.agent)
         saved = payload["train_config"]
-        for key in ("n_envs", "seed", "buffer_size", "opponents", "updates_per_step"):
+        fixed = ("n_envs", "seed", "buffer_size", "updates_per_step")
+        for key in fixed if self.resolve_opponent is not None else (*fixed, "opponents"):
             if saved.get(key) != getattr(self.config, key):
                 raise CheckpointError(
                     f"{path} was made with {key}={saved.get(key)!r}, this run has {getattr(self.config, key)!r}; "
@@ -416,7 +451,7 @@ class Trainer:
         self.wall_seconds = float(counters.get("wall_seconds", 0.0))
         self.recent = {label: deque(values, maxlen=100) for label, values in payload["recent"].items()}
         self.latest_eval = payload["latest_eval"]
-        self.collector.load_state_dict(payload["collector"])
+        self.collector.load_state_dict(payload["collector"], resolve=self.resolve_opponent)
         set_rng_states(payload["rng"]["global"])
         self.sample_rng.bit_generator.state = payload["rng"]["sample"]
         self.explore_rng.bit_generator.state = payload["rng"]["explore"]
@@ -434,7 +469,7 @@ class Trainer:
         previous = {}
 
         def handler(signum, frame):
-            self._stop = signal.Signals(signum).name
+            self.request_stop(signal.Signals(signum).name)
 
         for name in STOP_SIGNALS:
             number = getattr(signal, name, None)

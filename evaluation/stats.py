@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 
 Z95 = 1.959963984540054
 
@@ -42,6 +43,17 @@ class WDL:
 
     def interval(self, which: str) -> tuple[float, float]:
         return wilson_interval(getattr(self, which), self.games)
+
+    @property
+    def score(self) -> float:
+        """Points per game: a win 1, a draw 1/2 (nan without games)."""
+        return (self.wins + 0.5 * self.draws) / self.games if self.games else float("nan")
+
+    def score_interval(self, confidence: float = 0.95) -> tuple[float, float]:
+        """A Wilson interval for the score. A game's points take three values, whose variance is at
+        most that of a win/loss coin with the same mean, so the interval is conservative."""
+        z = NormalDist().inv_cdf(0.5 + confidence / 2)
+        return wilson_interval(self.wins + 0.5 * self.draws, self.games, z=z)
 
     def __add__(self, other: WDL) -> WDL:
         return WDL(self.wins + other.wins, self.draws + other.draws, self.losses + other.losses)

@@ -1,1 +1,1 @@
-"""League: the persistent self-play population (league issue)."""
+"""The persistent league: snapshot pool, match ledger, matchmaking, promotion, learners and reports."""

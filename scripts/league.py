@@ -1,47 +1,63 @@
-"""Run the league. For now: a short round-robin tournament of the scripted opponents.
+"""Run or resume a self-play league: learners train against a pool of promoted snapshots.
 
-The persistent self-play league (snapshot pool, ledger, TrueSkill, promotion) replaces this
-demo; the command stays the same.
+    python scripts/league.py                                  # the small default league in runs/league
+    python scripts/league.py --league-dir runs/my --config league.toml --minutes 60
+    python scripts/league.py --league-dir runs/my --learner sac-a   # one learner only (a cluster job)
+
+A league directory holds everything: league.toml, the learners' training runs, the snapshots
+(members/), the match ledger (ledger/) and the leaderboard (leaderboard.md/.html/.csv, pictures).
+Run the same command again and the league continues where it stopped. Ctrl-C stops cleanly.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import sys
 import time
+from pathlib import Path
 
-from arena import play_games
+# This script shares its name with the league package: keep its own directory off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-MEMBERS = ("strong", "weak", "random", "idle")
+from league.config import open_league  # noqa: E402
+from league.manager import run_league  # noqa: E402
+from league.worker import LearnerWorker  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--games", type=int, default=100, help="games per pairing, half from each side (default 100)")
-    parser.add_argument("--seed", type=int, default=0, help="tournament seed (default 0)")
-    parser.add_argument("--mode", default="normal", help="normal, train_shooting or train_defense (default normal)")
+    parser.add_argument("--league-dir", default="runs/league", help="the league directory (default runs/league)")
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="a league TOML file; creates the league, or replaces the stored config of an existing "
+        "one (default: the stored config, or the built-in default for a new league)",
+    )
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="wall-time budget in minutes (0: until stopped; default: the config's [league] minutes)",
+    )
+    parser.add_argument(
+        "--learner", default=None, help="run only this learner, in this process (what one cluster batch job runs)"
+    )
     args = parser.parse_args(argv)
-    if args.games < 1:
-        parser.error(f"--games must be at least 1, got {args.games}")
-
-    start = time.perf_counter()
-    score = {m: [0, 0, 0] for m in MEMBERS}  # wins, draws, losses
-    print(f"round robin of {', '.join(MEMBERS)}: {args.games} games per pairing, mode {args.mode}")
-    print(f"{'pairing':>18s}  {'wins':>5s} {'draws':>5s} {'losses':>6s}  {'mean length':>11s}")
-    for i, (a, b) in enumerate(itertools.combinations(MEMBERS, 2)):
-        result = play_games(a, b, args.games, seed=args.seed * 1000 + i, mode=args.mode)
-        w, d, l = result.counts("a")
-        for member, row in ((a, (w, d, l)), (b, (l, d, w))):
-            score[member] = [s + r for s, r in zip(score[member], row)]
-        print(f"{a + ' vs ' + b:>18s}  {w:5d} {d:5d} {l:6d}  {result.mean_length:11.1f}")
-    print()
-    print(f"{'member':>8s}  {'wins':>5s} {'draws':>5s} {'losses':>6s}  {'score':>6s}")
-    ranking = sorted(MEMBERS, key=lambda m: -(score[m][0] + 0.5 * score[m][1]) / max(1, sum(score[m])))
-    for member in ranking:
-        w, d, l = score[member]
-        print(f"{member:>8s}  {w:5d} {d:5d} {l:6d}  {(w + 0.5 * d) / (w + d + l):6.3f}")
-    print(f"\n{time.perf_counter() - start:.1f}s")
-    return 0
+    if args.minutes is not None and args.minutes < 0:
+        parser.error(f"--minutes must be >= 0, got {args.minutes}")
+    try:
+        if args.learner is not None:
+            config = open_league(args.league_dir, args.config, create=True)
+            minutes = config.league.minutes if args.minutes is None else args.minutes
+            deadline = time.time() + 60 * minutes if minutes > 0 else None
+            worker = LearnerWorker(args.league_dir, config, args.learner, deadline=deadline,
+                                   log=lambda line: print(line, flush=True))  # fmt: skip
+            worker.run()
+            return 0
+        return run_league(args.league_dir, args.config, minutes=args.minutes, log=lambda line: print(line, flush=True))
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,346 @@
+"""A league's configuration: a TOML file, validated section by section with clear errors.
+
+``league.toml`` names the learners (algorithm, config overrides, training settings, device), the
+anchors, the opponent-sampling mix, the promotion rule, the evaluation settings and the budget.
+``DEFAULT_TOML`` is the small CPU league ``python scripts/league.py`` runs with no arguments.
+Every field has a default, so a config only states what differs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import tomllib
+
+from agents.base import config_from_dict, config_to_dict
+from agents.checkpoint import atomic_write
+from agents.registry import canonical_name, entry, make_config
+from agents.train import TrainConfig
+
+# The TrainConfig fields a league sets itself (per learner or from the league), not the user.
+_LEAGUE_OWNED = {"agent", "opponents", "steps", "run_dir", "seed", "device", "resume", "set", "progress"}
+
+
+@dataclass(frozen=True)
+class LeagueSettings:
+    seed: int = 0
+    """Seeds every learner (plus its own seed) and every match."""
+    anchors: tuple[str, ...] = ("weak", "strong")
+    """Permanent scripted members with fixed ratings (weak and strong pin the rating scale)."""
+    round_steps: int = 25_000
+    """Training steps between a learner's snapshots (each snapshot is a promotion candidate)."""
+    minutes: float = 10.0
+    """Wall-time budget of one `scripts/league.py` run in minutes (0: until stopped)."""
+    report_every: float = 30.0
+    """Seconds between progress lines and leaderboard refreshes."""
+
+
+@dataclass(frozen=True)
+class MatchmakingSettings:
+    pfsp: float = 0.5
+    """Share of training games against pool members drawn by prioritized fictitious self-play."""
+    latest_self: float = 0.2
+    """Share against the learner's own latest snapshot."""
+    anchors: float = 0.3
+    """Share against the anchors (split evenly)."""
+    weighting: str = "hard"
+    """PFSP weighting over the learner's score x against a member: hard (1-x)^p or variance x(1-x)."""
+    exponent: float = 2.0
+    """p of the hard weighting."""
+    window: int = 200
+    """Recent training games per opponent that the learner's score is estimated from."""
+    max_opponents: int = 8
+    """Pool members in one round's PFSP mix at most (drawn by PFSP weight)."""
+
+
+@dataclass(frozen=True)
+class PromotionSettings:
+    min_games: int = 100
+    """Games of a candidate against the current pool (anchors and top promoted members), at least."""
+    opponents: int = 6
+    """Promoted members it must face besides the anchors (the top-rated ones)."""
+    anchor_games: int = 40
+    """Games against each anchor, at least (both sides)."""
+    threshold: float = 0.55
+    """Promote when the lower confidence bound of the score (wins + draws/2) exceeds this."""
+    confidence: float = 0.95
+    """Confidence level of that bound."""
+    anchor_tolerance: float = 0.0
+    """Regression: the upper bound of the score against an anchor falls below the learner's last
+    promoted snapshot's score against it minus this."""
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    pairs_per_round: int = 2
+    """Pairings a learner plays after each round, chosen to shrink rating uncertainty the most."""
+    games_per_pair: int = 20
+    """Games per pairing (half from each side)."""
+    n_envs: int = 16
+    """Games played at once in promotion and evaluation matches."""
+
+
+@dataclass(frozen=True)
+class LearnerSettings:
+    name: str
+    """Unique name: letters, digits, - and _ (names its run directory and ledger file)."""
+    agent: str = "sac"
+    """Registry name of the learning agent."""
+    seed: int = 0
+    """Added to the league seed."""
+    device: str = "auto"
+    """auto, cpu, cuda or cuda:N."""
+    steps: int = 0
+    """Total training steps of this learner (0: no limit)."""
+    init: str = ""
+    """A policy checkpoint to start from (weights only; empty: from scratch)."""
+    set: dict = field(default_factory=dict)
+    """Agent config overrides, e.g. {gamma = 0.98}."""
+    train: dict = field(default_factory=dict)
+    """TrainConfig overrides: n_envs, updates_per_step, learning_starts, buffer_size, threads, ..."""
+
+
+@dataclass(frozen=True)
+class LeagueConfig:
+    league: LeagueSettings = LeagueSettings()
+    matchmaking: MatchmakingSettings = MatchmakingSettings()
+    promotion: PromotionSettings = PromotionSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
+    learners: tuple[LearnerSettings, ...] = ()
+
+    def learner(self, name: str) -> LearnerSettings:
+        for learner in self.learners:
+            if learner.name == name:
+                return learner
+        raise ValueError(f"no learner {name!r} in this league; learners: {', '.join(l.name for l in self.learners)}")
+
+    def to_toml(self) -> str:
+        """The config as TOML (what a league directory keeps as league.toml)."""
+        lines = []
+        for section in ("league", "matchmaking", "promotion", "evaluation"):
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in config_to_dict(getattr(self, section)).items()]
+            lines.append("")
+        for learner in self.learners:
+            lines.append("[[learners]]")
+            for key, value in config_to_dict(learner).items():
+                if key not in ("set", "train"):
+                    lines.append(f"{key} = {_toml_value(value)}")
+            for key in ("set", "train"):
+                lines.append(f"{key} = {_toml_value(getattr(learner, key))}")
+            lines.append("")
+        return "\n".join(lines)
+
+    def train_config(self, learner: LearnerSettings, run_dir: str | Path) -> TrainConfig:
+        """The TrainConfig one learner's trainer runs with."""
+        values = {
+            **{"eval_every": 0, "checkpoint_every": self.league.round_steps, "threads": 1},
+            **learner.train,
+            "agent": learner.agent,
+            "opponents": ",".join(canonical_name(a) for a in self.league.anchors),
+            "steps": learner.steps or 10**15,
+            "run_dir": str(run_dir),
+            "seed": self.league.seed + learner.seed,
+            "device": learner.device,
+            "resume": True,
+            "set": tuple(f"{k}={v!r}" for k, v in learner.set.items()),
+            "progress": False,
+        }
+        return config_from_dict(TrainConfig, values, where=f"train settings of learner {learner.name!r}")
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+DEFAULT_TOML = """\
+# The default league: two SAC learners and the course's two BasicOpponents as anchors, on CPU.
+# Every field not stated here takes its default (see league/config.py).
+
+[league]
+seed = 0
+anchors = ["weak", "strong"]
+round_steps = 25000     # a snapshot (promotion candidate) per learner every 25k steps
+minutes = 10            # a run's wall-time budget; run again to continue (0: until stopped)
+
+[matchmaking]
+pfsp = 0.5
+latest_self = 0.2
+anchors = 0.3
+weighting = "hard"
+
+[promotion]
+min_games = 100
+anchor_games = 40
+threshold = 0.55
+
+[evaluation]
+pairs_per_round = 2
+games_per_pair = 20
+
+[[learners]]
+name = "sac-a"
+agent = "sac"
+seed = 1
+
+[[learners]]
+name = "sac-b"
+agent = "sac"
+seed = 2
+set = {gamma = 0.98}
+"""
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+def parse_config(text: str, where: str = "league config") -> LeagueConfig:
+    """Parse and validate a league config from TOML text; errors name the field and what is expected."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{where} is not valid TOML: {error}") from error
+    sections = {"league": LeagueSettings, "matchmaking": MatchmakingSettings, "promotion": PromotionSettings,
+                "evaluation": EvaluationSettings}  # fmt: skip
+    unknown = sorted(set(data) - set(sections) - {"learners"})
+    if unknown:
+        raise ValueError(f"{where}: unknown section(s) {unknown}; expected {sorted(sections) + ['learners']}")
+    values = {}
+    for name, cls in sections.items():
+        section = data.get(name, {})
+        if not isinstance(section, dict):
+            raise ValueError(f"{where}: [{name}] must be a table")
+        values[name] = config_from_dict(cls, section, where=f"{where} [{name}]")
+    learners = data.get("learners", [])
+    if not isinstance(learners, list) or not all(isinstance(item, dict) for item in learners):
+        raise ValueError(f"{where}: learners must be an array of tables ([[learners]])")
+    values["learners"] = tuple(
+        config_from_dict(LearnerSettings, item, where=f"{where} [[learners]] #{i + 1}")
+        for i, item in enumerate(learners)
+    )
+    config = LeagueConfig(**values)
+    _validate(config, where)
+    return config
+
+
+def _validate(config: LeagueConfig, where: str) -> None:
+    def fail(field_name: str, expected: str, got) -> None:
+        raise ValueError(f"{where}: {field_name} must be {expected}, got {got!r}")
+
+    league, mm, promo, ev = config.league, config.matchmaking, config.promotion, config.evaluation
+    if not league.anchors:
+        fail("[league] anchors", "a non-empty list of scripted players (weak, strong, random, idle)", league.anchors)
+    for anchor in league.anchors:
+        try:
+            item = entry(anchor)
+        except ValueError as error:
+            raise ValueError(f"{where}: [league] anchors: {error}") from None
+        if item.learns:
+            fail("[league] anchors", "scripted players (weak, strong, random, idle)", anchor)
+    if len({canonical_name(a) for a in league.anchors}) != len(league.anchors):
+        fail("[league] anchors", "distinct players", league.anchors)
+    if league.round_steps < 1:
+        fail("[league] round_steps", "a positive number of steps", league.round_steps)
+    if league.minutes < 0:
+        fail("[league] minutes", ">= 0 (0: until stopped)", league.minutes)
+    if league.report_every <= 0:
+        fail("[league] report_every", "a positive number of seconds", league.report_every)
+    shares = (mm.pfsp, mm.latest_self, mm.anchors)
+    if min(shares) < 0 or sum(shares) <= 0:
+        fail("[matchmaking] pfsp, latest_self and anchors", "shares >= 0 with a positive sum", shares)
+    if mm.weighting not in ("hard", "variance"):
+        fail("[matchmaking] weighting", "'hard' or 'variance'", mm.weighting)
+    if mm.exponent <= 0:
+        fail("[matchmaking] exponent", "positive", mm.exponent)
+    if mm.window < 1 or mm.max_opponents < 1:
+        fail("[matchmaking] window and max_opponents", "positive", (mm.window, mm.max_opponents))
+    if promo.min_games < 2 or promo.anchor_games < 0 or promo.opponents < 0:
+        fail("[promotion] min_games (>= 2), anchor_games and opponents (>= 0)", "in range",
+             (promo.min_games, promo.anchor_games, promo.opponents))  # fmt: skip
+    if not 0 < promo.threshold < 1:
+        fail("[promotion] threshold", "a score strictly between 0 and 1", promo.threshold)
+    if not 0.5 < promo.confidence < 1:
+        fail("[promotion] confidence", "a level between 0.5 and 1 (e.g. 0.95)", promo.confidence)
+    if ev.pairs_per_round < 0 or ev.games_per_pair < 0 or ev.n_envs < 1:
+        fail("[evaluation] pairs_per_round, games_per_pair (>= 0) and n_envs (>= 1)", "in range",
+             (ev.pairs_per_round, ev.games_per_pair, ev.n_envs))  # fmt: skip
+    if not config.learners:
+        fail("learners", "at least one [[learners]] table", [])
+    names = [learner.name for learner in config.learners]
+    for learner in config.learners:
+        label = f"[[learners]] {learner.name!r}"
+        if not _NAME.match(learner.name):
+            fail(f"{label} name", "letters, digits, '-' and '_' (starting with a letter or digit)", learner.name)
+        if names.count(learner.name) > 1:
+            fail(f"{label} name", "unique", learner.name)
+        try:
+            item = entry(learner.agent)
+        except ValueError as error:
+            raise ValueError(f"{where}: {label} agent: {error}") from None
+        if not item.learns:
+            fail(f"{label} agent", "a learning agent (sac, ...)", learner.agent)
+        if learner.steps < 0:
+            fail(f"{label} steps", ">= 0 (0: no limit)", learner.steps)
+        if learner.init and not Path(learner.init).is_file():
+            fail(f"{label} init", "an existing policy checkpoint file", learner.init)
+        make_config(learner.agent, learner.set, where=f"{where} {label} set")
+        owned = sorted(set(learner.train) & _LEAGUE_OWNED)
+        if owned:
+            fail(f"{label} train", f"free of fields the league sets itself ({', '.join(sorted(_LEAGUE_OWNED))})",
+                 owned)  # fmt: skip
+        known = {f.name for f in fields(TrainConfig)}
+        unknown = sorted(set(learner.train) - known)
+        if unknown:
+            fail(f"{label} train", f"TrainConfig fields ({', '.join(sorted(known - _LEAGUE_OWNED))})", unknown)
+        config.train_config(learner, "unused")  # type errors in train settings surface here
+
+
+def load_config(path: str | Path) -> LeagueConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"league config {path} does not exist")
+    return parse_config(path.read_text(), where=str(path))
+
+
+def default_config() -> LeagueConfig:
+    return parse_config(DEFAULT_TOML, where="the default league config")
+
+
+CONFIG_FILE = "league.toml"
+
+
+def open_league(league_dir: str | Path, config_path: str | Path | None = None, create: bool = False) -> LeagueConfig:
+    """The config of the league in ``league_dir``, creating the league if asked.
+
+    A new league stores its config as ``league_dir/league.toml`` (the default config when
+    ``config_path`` is None). An existing league keeps its own unless ``config_path`` is given,
+    which replaces it (learners are matched by name; their training runs continue).
+    """
+    league_dir = Path(league_dir)
+    stored = league_dir / CONFIG_FILE
+    if config_path is not None:
+        config = load_config(config_path)
+    elif stored.is_file():
+        return load_config(stored)
+    elif create:
+        config = default_config()
+    else:
+        raise FileNotFoundError(
+            f"{league_dir} holds no league ({stored} is missing); create one with scripts/league.py"
+        )
+    text = config.to_toml()
+    if not stored.is_file() or stored.read_text() != text:
+        league_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(stored, lambda file: file.write(text.encode()))
+    return config

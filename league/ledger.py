@@ -1,0 +1,209 @@
+"""The match ledger: append-only records, one file per writing process, merged by readers.
+
+Every process that records anything (a learner, the manager, a cluster job) appends to its own
+file ``LEAGUE/ledger/<writer>.jsonl``, so no two processes ever write one file and no lock is
+needed (file locks are unreliable on the shared filesystems of clusters). A record is one line:
+an 8-digit hex CRC-32 of the JSON text, a space, the JSON text, a newline. Each line goes out in
+one ``write`` call on a file opened for appending, so a process killed at any moment leaves at
+most its last line incomplete; readers skip a line without its newline (torn) or with a wrong
+CRC (corrupted), and report it.
+
+Records carry a ``type``:
+
+- ``game``: one finished game (``id``, ``match``, ``a``, ``b``, ``a_side``, ``seed``,
+  ``one_starting``, ``outcome`` from A's view, ``goals_a``, ``goals_b``, ``length``, ``mode``,
+  ``kind`` (train, promotion, evaluation), ``writer``, ``time``);
+- ``snapshot``: a learner's frozen policy entered the league (member id, lineage);
+- ``promotion``: the promotion gate's decision on a snapshot.
+
+Game ids are deterministic (a match id plus the game's index; a learner's episode number), so a
+process that restarts and plays a game again writes a record with the same id: readers keep the
+first, and no game is ever counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LEDGER_DIR = "ledger"
+GAME_KINDS = ("train", "promotion", "evaluation")
+RATED_KINDS = ("promotion", "evaluation")  # games between frozen members; training games involve a moving learner
+
+
+def encode(record: dict) -> bytes:
+    text = json.dumps(record, separators=(",", ":"), sort_keys=True)
+    return f"{zlib.crc32(text.encode()):08x} {text}\n".encode()
+
+
+def decode(line: bytes) -> dict | None:
+    """The record of one complete line, or None when its checksum or JSON is wrong."""
+    if len(line) < 10 or line[8:9] != b" ":
+        return None
+    text = line[9:].rstrip(b"\n")
+    try:
+        if int(line[:8], 16) != zlib.crc32(text):
+            return None
+        record = json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def new_writer_id(role: str) -> str:
+    """A name no other process will use: role, host, pid and a random part."""
+    host = socket.gethostname().split(".")[0] or "host"
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in f"{role}-{host}")
+    return f"{safe}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class LedgerWriter:
+    """Appends records to this process's own ledger file.
+
+    Args:
+        league_dir: the league directory.
+        role: what the process is (a learner's name, "manager", ...); part of the file name.
+        fsync_every: seconds between fsyncs (each record reaches the OS at once, so a killed
+            process loses nothing; fsync guards against a machine crash).
+    """
+
+    def __init__(self, league_dir: str | os.PathLike, role: str, fsync_every: float = 5.0):
+        self.writer = new_writer_id(role)
+        directory = Path(league_dir) / LEDGER_DIR
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"{self.writer}.jsonl"
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        self.fsync_every = fsync_every
+        self._synced = time.monotonic()
+        self.written = 0
+
+    def append(self, record: dict) -> dict:
+        """Write one record (``writer`` and ``time`` are added); returns it as written."""
+        if "type" not in record:
+            raise ValueError(f"a ledger record needs a 'type', got {sorted(record)}")
+        record = {**record, "writer": self.writer, "time": record.get("time", time.time())}
+        line = encode(record)
+        written = os.write(self._fd, line)
+        if written != len(line):  # a short write (disk full): the line is torn; readers will skip it
+            raise OSError(f"short write to {self.path}: {written} of {len(line)} bytes")
+        self.written += 1
+        if time.monotonic() - self._synced > self.fsync_every:
+            self.sync()
+        return record
+
+    def sync(self) -> None:
+        os.fsync(self._fd)
+        self._synced = time.monotonic()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            self.sync()
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> LedgerWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class LedgerView:
+    """Everything read from a league's ledger so far (see ``LedgerReader``).
+
+    Attributes:
+        games: game records, first occurrence of each id, in order of reading.
+        snapshots: member id -> snapshot record.
+        promotions: member id -> promotion decision record (the first decision counts).
+        skipped: descriptions of torn or corrupted lines that were ignored.
+        duplicates: how many game records repeated an id already read.
+        by_match: match id -> its game records.
+    """
+
+    games: list[dict] = field(default_factory=list)
+    snapshots: dict[str, dict] = field(default_factory=dict)
+    promotions: dict[str, dict] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    by_match: dict[str, list[dict]] = field(default_factory=dict)
+
+    def rated_games(self) -> list[dict]:
+        """Games between frozen members, in a canonical order (time, then id) that does not
+        depend on which file was read first, so ratings rebuild identically."""
+        rated = [g for g in self.games if g["kind"] in RATED_KINDS]
+        return sorted(rated, key=lambda g: (g["time"], g["id"]))
+
+
+class LedgerReader:
+    """Incrementally merges every process's ledger file of a league.
+
+    ``refresh()`` reads only what was appended since the last call (per-file offsets), so a
+    long-running league pays for new records only. A line without its newline is left for a
+    later refresh (it may still be being written); once its writer has moved on (a later line
+    exists) or ``final=True``, a bad line is reported in ``view.skipped`` and ignored.
+    """
+
+    def __init__(self, league_dir: str | os.PathLike):
+        self.directory = Path(league_dir) / LEDGER_DIR
+        self.view = LedgerView()
+        self._offsets: dict[Path, int] = {}
+        self._ids: set[str] = set()
+
+    def refresh(self, final: bool = False) -> LedgerView:
+        if not self.directory.is_dir():
+            return self.view
+        for path in sorted(self.directory.glob("*.jsonl")):
+            self._read(path, final)
+        return self.view
+
+    def _read(self, path: Path, final: bool) -> None:
+        offset = self._offsets.get(path, 0)
+        with open(path, "rb") as file:
+            file.seek(offset)
+            data = file.read()
+        if not data:
+            return
+        lines = data.split(b"\n")
+        tail = lines.pop()  # b"" when the data ended with a newline, else an unfinished line
+        position = offset
+        for line in lines:
+            position += len(line) + 1
+            record = decode(line + b"\n")
+            if record is None:
+                self.view.skipped.append(f"{path.name} at byte {position - len(line) - 1}: corrupted line ignored")
+                continue
+            self._add(record)
+        if tail and final:
+            self.view.skipped.append(f"{path.name} at byte {position}: torn last record ignored")
+            position += len(tail)
+        self._offsets[path] = position
+
+    def _add(self, record: dict) -> None:
+        kind = record.get("type")
+        if kind == "game":
+            if record["id"] in self._ids:
+                self.view.duplicates += 1
+                return
+            self._ids.add(record["id"])
+            self.view.games.append(record)
+            self.view.by_match.setdefault(record["match"], []).append(record)
+        elif kind == "snapshot":
+            self.view.snapshots.setdefault(record["member"], record)
+        elif kind == "promotion":
+            self.view.promotions.setdefault(record["member"], record)
+
+    def has(self, game_id: str) -> bool:
+        """Whether a game with this id has been read."""
+        return game_id in self._ids
+
+
+def read_ledger(league_dir: str | os.PathLike) -> LedgerView:
+    """Read a whole ledger at once (torn last records are reported and ignored)."""
+    return LedgerReader(league_dir).refresh(final=True)

@@ -1,0 +1,145 @@
+"""Run a league on one machine: one process per learner, a progress line and a fresh leaderboard.
+
+The manager starts each learner as its own process (``python -m league.worker``, the same code
+a cluster batch job runs) and otherwise only reads: every ``report_every`` seconds it reads the
+new ledger records, prints a status line and rewrites the leaderboard. Learners meet only
+through the league directory, so the manager can die without harm; run it again and the
+league continues. Ctrl-C (SIGINT to the whole process group) makes every learner save and stop;
+at the time budget the manager sends SIGTERM, which does the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from league.config import LeagueConfig, open_league
+from league.ledger import LedgerReader
+from league.standings import write_leaderboard
+from league.worker import learner_dir
+
+STOP_GRACE_SECONDS = 120.0  # a learner may be mid-match or writing a checkpoint when asked to stop
+
+
+def _format_duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class LeagueManager:
+    """Starts the learners of a league and reports on it until they stop or time runs out.
+
+    Args:
+        league_dir: the league directory.
+        config: its config (``open_league``).
+        minutes: wall-time budget (None: the config's; 0: until stopped).
+        log: where progress lines go.
+    """
+
+    def __init__(self, league_dir, config: LeagueConfig, minutes: float | None = None, log=print):
+        self.league_dir = Path(league_dir)
+        self.config = config
+        self.minutes = config.league.minutes if minutes is None else minutes
+        self.log = log
+        self.reader = LedgerReader(self.league_dir)
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.started = time.time()
+        self.deadline = self.started + 60 * self.minutes if self.minutes > 0 else None
+        self.report_seconds = 0.0
+
+    def run(self) -> int:
+        names = [learner.name for learner in self.config.learners]
+        budget = f"{self.minutes:g} minutes" if self.deadline else "until stopped (Ctrl-C)"
+        self.log(f"league {self.league_dir}: learners {', '.join(names)}; anchors "
+                 f"{', '.join(self.config.league.anchors)}; budget {budget}")  # fmt: skip
+        for name in names:
+            self.processes[name] = self._spawn(name)
+        interrupted = terminated = False
+        try:
+            next_report = time.time() + self.config.league.report_every
+            while any(p.poll() is None for p in self.processes.values()):
+                time.sleep(0.5)
+                if time.time() >= next_report:
+                    self.report()
+                    next_report = time.time() + self.config.league.report_every
+                if self.deadline is not None and time.time() >= self.deadline and not terminated:
+                    self._signal_all(signal.SIGTERM)  # the learners' own timers normally got there first
+                    terminated = True
+                if self.deadline is not None and time.time() >= self.deadline + STOP_GRACE_SECONDS:
+                    self._signal_all(signal.SIGKILL)
+        except KeyboardInterrupt:
+            interrupted = True
+            self.log("stopping: every learner saves its state (Ctrl-C again to wait less politely)")
+            self._signal_all(signal.SIGINT)
+            self._wait_all()
+        finally:
+            self._signal_all(signal.SIGTERM)
+            self._wait_all()
+        self.report(final=True)
+        failed = {n: p.returncode for n, p in self.processes.items() if p.returncode not in (0, -2, -15)}
+        if failed:
+            self.log(f"learner processes failed: {failed}; see their messages above")
+            return 1
+        return 130 if interrupted else 0
+
+    def _spawn(self, name: str) -> subprocess.Popen:
+        command = [sys.executable, "-m", "league.worker", "--league-dir", str(self.league_dir), "--learner", name]
+        if self.deadline is not None:
+            command += ["--deadline", repr(self.deadline)]
+        learner_dir(self.league_dir, name).mkdir(parents=True, exist_ok=True)
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        root = str(Path(__file__).resolve().parents[1])
+        environment["PYTHONPATH"] = root + os.pathsep + environment.get("PYTHONPATH", "")
+        return subprocess.Popen(command, env=environment)
+
+    def _signal_all(self, number: int) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                try:
+                    process.send_signal(number)
+                except ProcessLookupError:
+                    pass
+
+    def _wait_all(self) -> None:
+        limit = time.time() + STOP_GRACE_SECONDS
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, limit - time.time()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def report(self, final: bool = False) -> None:
+        """One status line, and the leaderboard files rewritten."""
+        started = time.perf_counter()
+        view = self.reader.refresh(final=final)
+        standings, _ = write_leaderboard(self.league_dir, view)
+        self.report_seconds += time.perf_counter() - started
+        frame = standings.frame
+        promoted = int((frame["status"] == "promoted").sum()) if len(frame) else 0
+        rated = sum(g["kind"] != "train" for g in view.games)
+        top = ", ".join(f"{row.member} {row.conservative:.1f}" for row in frame.head(3).itertuples() if row.games > 0)
+        steps = []
+        for learner in self.config.learners:
+            state = learner_dir(self.league_dir, learner.name) / "league_state.json"
+            if state.exists():
+                data = json.loads(state.read_text())
+                steps.append(f"{learner.name} {data.get('step', 0) / 1000:.0f}k r{data.get('round', 0)}")
+        elapsed = _format_duration(time.time() - self.started)
+        self.log(f"[{elapsed}] games {len(view.games)} ({rated} rated) | members {len(frame)} "
+                 f"({promoted} promoted) | {' '.join(steps)} | top (mu-3sigma): {top or '-'}")  # fmt: skip
+        if final:
+            self.log(
+                f"leaderboard: {self.league_dir / 'leaderboard.md'} (also .html, .csv, ratings.png, head_to_head.png)"
+            )
+
+
+def run_league(league_dir, config_path=None, minutes: float | None = None, log=print) -> int:
+    """Create or resume the league in ``league_dir`` and run it; returns an exit status."""
+    config = open_league(league_dir, config_path, create=True)
+    return LeagueManager(league_dir, config, minutes=minutes, log=log).run()

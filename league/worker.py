@@ -1,0 +1,400 @@
+"""One learner in a league: train a round, snapshot, face the promotion gate, play rating games.
+
+This is what runs in each learner process on one machine and in each cluster batch job; learners
+meet only through the league directory:
+
+- ``learners/<name>/``: the learner's training run (``agents.train.Trainer``: checkpoints, CSV
+  metrics) and ``league_state.json`` (round, phase, candidate, time spent);
+- ``members/``: the snapshots (``league.pool``);
+- ``ledger/<writer>.jsonl``: this process's records (``league.ledger``).
+
+A round: choose the opponent mix (PFSP over promoted members, the learner's latest snapshot,
+the anchors), train ``round_steps`` steps (every training game is recorded), save the training
+checkpoint, add the policy to the pool as a candidate, play it against the pool and the anchors
+and record the gate's decision, then play the evaluation pairings that shrink rating uncertainty
+most. The phase is saved before each part, so a process killed anywhere resumes the round where
+it was: training replays from the last checkpoint (those games carry the same ids as before and
+are counted once), and a match already in the ledger is not played again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from agents.checkpoint import atomic_write
+from agents.registry import load_agent
+from agents.train import Hooks, Trainer
+from arena.match import play_games
+from evaluation.ratings import rate_games
+from evaluation.stats import WDL
+from league.config import LeagueConfig, LearnerSettings, open_league
+from league.ledger import LedgerReader, LedgerWriter
+from league.matchmaking import evaluation_pairings, recent_scores, training_mix
+from league.pool import Pool
+from league.promotion import decide
+
+PHASES = ("train", "promote", "evaluate")
+
+
+def learner_dir(league_dir: str | Path, name: str) -> Path:
+    return Path(league_dir) / "learners" / name
+
+
+def _even(n: int) -> int:
+    return n + (n % 2)
+
+
+def match_seed(league_seed: int, match_id: str) -> int:
+    return (league_seed * 1_000_003 + zlib.crc32(match_id.encode())) % 2**31
+
+
+class LearnerWorker:
+    """Runs one learner of a league until its budget, a deadline or a stop signal.
+
+    Args:
+        league_dir: the league directory (its config already written there).
+        config: the league's config.
+        name: which learner.
+        deadline: wall-clock time (``time.time()``) to stop by, or None.
+        log: where progress lines go.
+    """
+
+    def __init__(self, league_dir, config: LeagueConfig, name: str, deadline: float | None = None, log=print):
+        self.league_dir = Path(league_dir)
+        self.config = config
+        self.settings: LearnerSettings = config.learner(name)
+        self.name = name
+        self.deadline = deadline
+        self.log = log
+        self.run_dir = learner_dir(league_dir, name)
+        self.state_path = self.run_dir / "league_state.json"
+        self.stop_reason: str | None = None
+        self.timing: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> dict:
+        config, settings = self.config, self.settings
+        self.state = self._load_state()
+        self.timing = dict(self.state.get("timing", {}))
+        self.writer = LedgerWriter(self.league_dir, role=self.name)
+        self.reader = LedgerReader(self.league_dir)
+        self.pool = Pool(self.league_dir, config.league.anchors, device=settings.device,
+                         seed=config.league.seed + settings.seed)  # fmt: skip
+        self._refresh()
+        hooks = Hooks(on_episode=self._record_training_game)
+        self.trainer = Trainer(config.train_config(settings, self.run_dir), hooks=hooks,
+                               resolve_opponent=self.pool.policy)  # fmt: skip
+        fresh = not self.trainer.checkpoint_path.exists()
+        if fresh and settings.init:
+            initial = load_agent(settings.init, algorithm=self.trainer.config.agent)
+            self.trainer.agent.load_state_dict(initial.state_dict())
+            self.log(f"[{self.name}] starting from the weights of {settings.init}")
+        previous = self._install_signal_handlers()
+        timer = self._start_deadline_timer()
+        self.trainer.open()
+        self.mix_rng = np.random.default_rng([config.league.seed, settings.seed, 29])
+        status = "stopped"
+        try:
+            status = self._loop()
+        finally:
+            if timer is not None:
+                timer.cancel()
+            self._save_state()
+            self.trainer.close()
+            self.writer.close()
+            self._restore_signal_handlers(previous)
+        summary = {"learner": self.name, "status": status, "step": self.trainer.step, "round": self.state["round"]}
+        self.log(f"[{self.name}] {status} at step {self.trainer.step} (round {self.state['round']})")
+        return summary
+
+    def _loop(self) -> str:
+        round_steps = self.config.league.round_steps
+        limit = self.trainer.config.steps
+        while True:
+            state = self.state
+            if state["phase"] == "train":
+                if self.trainer.step >= limit:
+                    return "finished its steps"
+                if state.get("mix_round") != state["round"]:  # a resumed round keeps its checkpointed mix
+                    self._set_training_mix()
+                    state["mix_round"] = state["round"]
+                    self._save_state()
+                target = min((state["round"] + 1) * round_steps, limit)
+                started = time.perf_counter()
+                before = dict(self.trainer.timing)
+                status = self.trainer.train(target)
+                self._account_training(before, time.perf_counter() - started)
+                if status != "finished":
+                    self._timed("checkpoint", self.trainer.save)
+                    return status
+                path = self._timed("snapshot", self.trainer.evaluate)
+                record = self._timed("snapshot", self.pool.add_snapshot, path, self.name)
+                self._timed("ledger", self.writer.append, record)
+                self._timed("checkpoint", self.trainer.save)
+                state.update(phase="promote", candidate=record["member"])
+                self._save_state()
+            if self.stop_reason:
+                return f"stopped by {self.stop_reason}"
+            if state["phase"] == "promote":
+                if not self._promote(state["candidate"]):
+                    return f"stopped by {self.stop_reason}"
+                state["phase"] = "evaluate"
+                self._save_state()
+            if state["phase"] == "evaluate":
+                if not self._evaluate(state["round"]):
+                    return f"stopped by {self.stop_reason}"
+                state.update(phase="train", round=state["round"] + 1, candidate=None)
+                self._save_state()
+            if self.stop_reason:
+                return f"stopped by {self.stop_reason}"
+
+    # ------------------------------------------------------------------ training
+    def _set_training_mix(self) -> None:
+        started = time.perf_counter()
+        view = self._refresh()
+        mm = self.config.matchmaking
+        promoted, problems = self.pool.playable(m for m, r in view.promotions.items() if r["promote"])
+        for problem in problems:
+            self.log(f"[{self.name}] excluded: {problem}")
+        own = [r for r in view.snapshots.values() if r["learner"] == self.name]
+        latest = max(own, key=lambda r: r["step"])["member"] if own else None
+        if latest is not None and self.pool.problem(latest) is not None:
+            latest = None
+        scores = recent_scores(view.games, self.name, mm.window)
+        mix = training_mix(
+            pool=[m for m in promoted if m != latest],
+            anchors=self.pool.anchors,
+            latest_self=latest,
+            scores=scores,
+            shares=(mm.pfsp, mm.latest_self, mm.anchors),
+            weighting=mm.weighting,
+            exponent=mm.exponent,
+            max_opponents=mm.max_opponents,
+            rng=self.mix_rng,
+        )
+        self.trainer.collector.set_opponents(mix, self.pool.policy)
+        self.state["mix"] = mix
+        self._add_time("matchmaking", time.perf_counter() - started)
+
+    def _record_training_game(self, episode) -> None:
+        trainer = self.trainer
+        self.writer.append({
+            "type": "game",
+            "id": f"train:{self.name}:{trainer.episodes}",
+            "match": f"train:{self.name}",
+            "kind": "train",
+            "a": self.name,
+            "b": episode.opponent,
+            "a_side": episode.side,
+            "seed": trainer.config.seed,
+            "outcome": episode.outcome,
+            "goals_a": int(episode.outcome == 1),
+            "goals_b": int(episode.outcome == -1),
+            "length": episode.length,
+            "mode": episode.mode,
+            "step": trainer.step,
+        })  # fmt: skip
+
+    def _account_training(self, before: dict, elapsed: float) -> None:
+        spent = {key: self.trainer.timing[key] - before.get(key, 0.0) for key in self.trainer.timing}
+        self._add_time("play (training games)", spent["collect"])
+        self._add_time("train (updates)", spent["update"])
+        self._add_time("ledger", spent["hooks"])
+        self._add_time("train (other)", max(0.0, elapsed - sum(spent.values())))
+
+    # ------------------------------------------------------------------ promotion and evaluation
+    def _promote(self, candidate: str) -> bool:
+        view = self._refresh()
+        if candidate in view.promotions:
+            return True
+        promo = self.config.promotion
+        anchors = self.pool.anchors
+        table = self._timed("ratings", rate_games, _rated(view), keep_history=False)
+        promoted, _ = self.pool.playable(m for m, r in view.promotions.items() if r["promote"] and m != candidate)
+        top = sorted(promoted, key=lambda m: -table.conservative(m) if m in table.ratings else math.inf)
+        gate = anchors + top[: promo.opponents]
+        per_opponent = _even(max(2, math.ceil(promo.min_games / len(gate))))
+        results: dict[str, WDL] = {}
+        for opponent in gate:
+            games = max(per_opponent, _even(promo.anchor_games)) if opponent in anchors else per_opponent
+            record = self._play(f"promotion:{candidate}:{opponent}", candidate, opponent, games, "promotion")
+            if record is None:
+                return False
+            results[opponent] = record
+        vs_pool = sum(results.values(), WDL(0, 0, 0))
+        reference = self._last_promoted_anchor_scores(view)
+        decision = decide(vs_pool, {a: results[a] for a in anchors}, reference, promo.min_games, promo.threshold,
+                          promo.confidence, promo.anchor_tolerance)  # fmt: skip
+        self._timed("ledger", self.writer.append, {
+            "type": "promotion",
+            "member": candidate,
+            "learner": self.name,
+            "promote": decision.promote,
+            "score": decision.score,
+            "lower": decision.lower,
+            "games": decision.games,
+            "reasons": decision.reasons,
+            "anchors": {a: results[a].score for a in anchors},
+            "gate": gate,
+        })  # fmt: skip
+        verdict = "PROMOTED" if decision.promote else "not promoted: " + "; ".join(decision.reasons)
+        self.log(f"[{self.name}] {candidate}: score {decision.score:.3f} (lower bound {decision.lower:.3f}) "
+                 f"over {decision.games} games against {len(gate)} members; {verdict}")  # fmt: skip
+        return True
+
+    def _last_promoted_anchor_scores(self, view) -> dict[str, float] | None:
+        mine = [
+            (view.snapshots[m]["step"], r)
+            for m, r in view.promotions.items()
+            if r["promote"] and r["learner"] == self.name and m in view.snapshots
+        ]
+        return max(mine, key=lambda item: item[0])[1]["anchors"] if mine else None
+
+    def _evaluate(self, round_number: int) -> bool:
+        ev = self.config.evaluation
+        if ev.pairs_per_round == 0 or ev.games_per_pair == 0:
+            return True
+        view = self._refresh()
+        promoted, _ = self.pool.playable(m for m, r in view.promotions.items() if r["promote"])
+        table = self._timed("ratings", rate_games, _rated(view), keep_history=False)
+        started = time.perf_counter()
+        pairs = evaluation_pairings(table, self.pool.anchors + promoted, ev.pairs_per_round)
+        self._add_time("matchmaking", time.perf_counter() - started)
+        for a, b in pairs:
+            match = f"evaluation:{self.name}:{round_number}:{a}:{b}"
+            if self._play(match, a, b, _even(ev.games_per_pair), "evaluation") is None:
+                return False
+        return True
+
+    def _play(self, match: str, a: str, b: str, games: int, kind: str) -> WDL | None:
+        """Play a match unless the ledger has all its games; record each game; A's W/D/L from the
+        ledger. None when a stop was requested before it started."""
+        ids = [f"{match}:{i}" for i in range(games)]
+        if not all(self.reader.has(game_id) for game_id in ids):
+            if self.stop_reason:
+                return None
+            seed = match_seed(self.config.league.seed, match)
+
+            def record(game) -> None:
+                game_id = f"{match}:{game.game}"
+                if self.reader.has(game_id):
+                    return
+                self.writer.append({
+                    "type": "game", "id": game_id, "match": match, "kind": kind, "a": a, "b": b,
+                    "a_side": game.a_side, "seed": game.seed, "one_starting": game.one_starting,
+                    "outcome": game.outcome, "goals_a": int(game.outcome == 1), "goals_b": int(game.outcome == -1),
+                    "length": game.length, "mode": "normal",
+                })  # fmt: skip
+
+            started = time.perf_counter()
+            player_a, player_b = self.pool.match_player(a), self.pool.match_player(b)
+            play_games(player_a, player_b, games, seed=seed, n_envs=self.config.evaluation.n_envs, on_game_end=record)
+            self._add_time(f"play ({kind} games)", time.perf_counter() - started)
+        view = self._refresh()
+        outcomes = [g["outcome"] for g in view.by_match.get(match, [])]
+        return WDL(outcomes.count(1), outcomes.count(0), outcomes.count(-1))
+
+    # ------------------------------------------------------------------ state and bookkeeping
+    def _refresh(self):
+        started = time.perf_counter()
+        view = self.reader.refresh()
+        self.pool.update(view.snapshots)
+        self._add_time("ledger", time.perf_counter() - started)
+        return view
+
+    def _timed(self, what: str, function, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            self._add_time(what, time.perf_counter() - started)
+
+    def _add_time(self, what: str, seconds: float) -> None:
+        self.timing[what] = self.timing.get(what, 0.0) + seconds
+
+    def _load_state(self) -> dict:
+        if self.state_path.exists():
+            try:
+                return json.loads(self.state_path.read_text())
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{self.state_path} is not valid JSON ({error}); it is written atomically, "
+                                 "so it was edited by hand: fix or delete it") from error  # fmt: skip
+        return {"round": 0, "phase": "train", "candidate": None}
+
+    def _save_state(self) -> None:
+        self.state["timing"] = self.timing
+        self.state["step"] = self.trainer.step if hasattr(self, "trainer") else 0
+        text = json.dumps(self.state, indent=2) + "\n"
+        atomic_write(self.state_path, lambda file: file.write(text.encode()))
+
+    # ------------------------------------------------------------------ stopping
+    def request_stop(self, reason: str) -> None:
+        self.stop_reason = self.stop_reason or reason
+        if hasattr(self, "trainer"):
+            self.trainer.request_stop(reason)
+
+    def _install_signal_handlers(self) -> dict:
+        previous = {}
+
+        def handler(signum, frame):
+            self.request_stop(signal.Signals(signum).name)
+
+        for name in ("SIGINT", "SIGTERM", "SIGUSR1"):
+            number = getattr(signal, name, None)
+            if number is None:
+                continue
+            try:
+                previous[number] = signal.signal(
+                    number, lambda signum, frame: self.request_stop(signal.Signals(signum).name)
+                )
+            except ValueError:  # not the main thread
+                pass
+        return previous
+
+    @staticmethod
+    def _restore_signal_handlers(previous: dict) -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    def _start_deadline_timer(self):
+        if self.deadline is None:
+            return None
+        timer = threading.Timer(max(0.0, self.deadline - time.time()), self.request_stop, args=("the time budget",))
+        timer.daemon = True
+        timer.start()
+        return timer
+
+
+def _rated(view) -> list[tuple[str, str, int]]:
+    return [(g["a"], g["b"], g["outcome"]) for g in view.rated_games()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m league.worker --league-dir DIR --learner NAME [--deadline UNIX_TIME]``."""
+    parser = argparse.ArgumentParser(description="Run one learner of a league (what a learner process runs).")
+    parser.add_argument("--league-dir", required=True)
+    parser.add_argument("--learner", required=True)
+    parser.add_argument("--deadline", type=float, default=None, help="stop by this Unix time")
+    args = parser.parse_args(argv)
+    try:
+        config = open_league(args.league_dir)
+        LearnerWorker(args.league_dir, config, args.learner, deadline=args.deadline,
+                      log=lambda line: print(line, flush=True)).run()  # fmt: skip
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
