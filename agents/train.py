@@ -176,6 +176,7 @@ class Trainer:
         self.recent: dict[str, deque] = {}
         self.latest_eval: dict[str, float] = {}
         self._stop: str | None = None
+        self._agent_reset = getattr(self.agent, "reset", None)
         self.timing = {"collect": 0.0, "hooks": 0.0, "update": 0.0}  # seconds in this process
         self.logger = None
         self._bar = None
@@ -305,13 +306,16 @@ class Trainer:
         else:
             actions = self.agent.act(obs, explore=True)
         next_obs, reward, terminated, truncated, ended = self.collector.step(actions, self.mode_for)
+        if ended and self._agent_reset is not None:  # planners keep per-game state: new games start clean
+            self._agent_reset(terminated | truncated)
         self.buffer.add(obs, actions, reward, next_obs, terminated, truncated)
         self.step += config.n_envs
         collected = time.perf_counter()
         self.timing["collect"] += collected - started
         for episode in ended:
             self._record(episode)
-        self.timing["hooks"] += time.perf_counter() - collected
+        updating = time.perf_counter()
+        self.timing["hooks"] += updating - collected
         metrics = []
         if self.step >= config.learning_starts:
             self.update_debt += config.n_envs * config.updates_per_step
@@ -324,7 +328,7 @@ class Trainer:
                 metrics.append(self.agent.update(batch))
                 self.update_debt -= 1.0
         if metrics:
-            self.timing["update"] += time.perf_counter() - collected
+            self.timing["update"] += time.perf_counter() - updating
         return metrics
 
     def _record(self, episode: EpisodeEnd) -> None:

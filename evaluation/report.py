@@ -89,10 +89,12 @@ def plot_ratings(history: list[tuple[int, str, float, float]], members: list[str
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(9, 5), dpi=100)
+    plotted = 0
     for member in members:
         points = [(n, mu, sigma) for n, m, mu, sigma in history if m == member]
         if not points:
             continue
+        plotted += 1
         xs = [p[0] for p in points]
         (line,) = axis.plot(xs, [p[1] for p in points], label=member, linewidth=1.5)
         axis.plot(xs, [p[1] - k * p[2] for p in points], linestyle="--", linewidth=0.8, color=line.get_color())
@@ -100,8 +102,10 @@ def plot_ratings(history: list[tuple[int, str, float, float]], members: list[str
     axis.set_ylabel("TrueSkill mu (dashed: mu - 3 sigma)")
     axis.set_title("Ratings over time")
     axis.grid(alpha=0.3)
-    if members:
+    if plotted:
         axis.legend(fontsize=7, loc="best")
+    else:
+        axis.text(0.5, 0.5, "no rated games yet", ha="center", va="center", transform=axis.transAxes)
     figure.tight_layout()
     _save_figure(figure, path)
     plt.close(figure)
@@ -116,6 +120,12 @@ def plot_head_to_head(scores: pd.DataFrame, games: pd.DataFrame, path: Path) -> 
 
     size = max(4.0, 0.7 * len(scores) + 2)
     figure, axis = plt.subplots(figsize=(size + 1.5, size), dpi=100)
+    if scores.empty:
+        axis.text(0.5, 0.5, "no rated games yet", ha="center", va="center", transform=axis.transAxes)
+        axis.set_axis_off()
+        _save_figure(figure, path)
+        plt.close(figure)
+        return
     image = axis.imshow(scores.to_numpy(dtype=float), cmap="RdYlGn", vmin=0, vmax=1)
     axis.set_xticks(range(len(scores.columns)), labels=scores.columns, rotation=60, ha="right", fontsize=7)
     axis.set_yticks(range(len(scores.index)), labels=scores.index, fontsize=7)

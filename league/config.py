@@ -19,6 +19,7 @@ from agents.checkpoint import atomic_write
 from agents.registry import canonical_name, entry, make_config
 from agents.train import TrainConfig
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The TrainConfig fields a league sets itself (per learner or from the league), not the user.
 _LEAGUE_OWNED = {"agent", "opponents", "steps", "run_dir", "seed", "device", "resume", "set", "progress"}
 
@@ -95,7 +96,17 @@ class LearnerSettings:
     steps: int = 0
     """Total training steps of this learner (0: no limit)."""
     init: str = ""
-    """A policy checkpoint to start from (weights only; empty: from scratch)."""
+    """A policy checkpoint to start from (weights only; empty: from scratch). A relative path is
+    looked up from the current directory, then from the project root (models/... works anywhere)."""
+
+    @property
+    def init_path(self) -> Path | None:
+        if not self.init:
+            return None
+        path = Path(self.init)
+        if not path.is_file() and not path.is_absolute() and (PROJECT_ROOT / path).is_file():
+            return PROJECT_ROOT / path
+        return path
     set: dict = field(default_factory=dict)
     """Agent config overrides, e.g. {gamma = 0.98}."""
     train: dict = field(default_factory=dict)
@@ -166,7 +177,8 @@ def _toml_value(value) -> str:
 
 
 DEFAULT_TOML = """\
-# The default league: two SAC learners and the course's two BasicOpponents as anchors, on CPU.
+# The default league on CPU: two SAC learners, one from scratch and one continuing from the shipped
+# policy, and the course's two BasicOpponents as anchors.
 # Every field not stated here takes its default (see league/config.py).
 
 [league]
@@ -199,7 +211,7 @@ seed = 1
 name = "sac-b"
 agent = "sac"
 seed = 2
-set = {gamma = 0.98}
+init = "models/sac-hockey/policy.pt"   # fine-tunes the shipped SAC policy, so the pool fills early
 """
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -292,7 +304,7 @@ def _validate(config: LeagueConfig, where: str) -> None:
             fail(f"{label} agent", "a learning agent (sac, ...)", learner.agent)
         if learner.steps < 0:
             fail(f"{label} steps", ">= 0 (0: no limit)", learner.steps)
-        if learner.init and not Path(learner.init).is_file():
+        if learner.init and not learner.init_path.is_file():
             fail(f"{label} init", "an existing policy checkpoint file", learner.init)
         make_config(learner.agent, learner.set, where=f"{where} {label} set")
         owned = sorted(set(learner.train) & _LEAGUE_OWNED)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from league.config import LeagueConfig, open_league
 from league.ledger import LedgerReader
+from league.pool import Pool
 from league.standings import write_leaderboard
 from league.worker import learner_dir
 
@@ -47,6 +48,7 @@ class LeagueManager:
         self.minutes = config.league.minutes if minutes is None else minutes
         self.log = log
         self.reader = LedgerReader(self.league_dir)
+        self.pool = Pool(self.league_dir, config.league.anchors)
         self.processes: dict[str, subprocess.Popen] = {}
         self.started = time.time()
         self.deadline = self.started + 60 * self.minutes if self.minutes > 0 else None
@@ -118,18 +120,21 @@ class LeagueManager:
         """One status line, and the leaderboard files rewritten."""
         started = time.perf_counter()
         view = self.reader.refresh(final=final)
-        standings, _ = write_leaderboard(self.league_dir, view)
+        standings, _ = write_leaderboard(self.league_dir, view, self.pool)
         self.report_seconds += time.perf_counter() - started
         frame = standings.frame
         promoted = int((frame["status"] == "promoted").sum()) if len(frame) else 0
         rated = sum(g["kind"] != "train" for g in view.games)
         top = ", ".join(f"{row.member} {row.conservative:.1f}" for row in frame.head(3).itertuples() if row.games > 0)
+        latest: dict[str, int] = {}  # a learner's step when its latest training game ended
+        for game in view.games:
+            if game["kind"] == "train":
+                latest[game["a"]] = max(latest.get(game["a"], 0), game.get("step", 0))
         steps = []
         for learner in self.config.learners:
             state = learner_dir(self.league_dir, learner.name) / "league_state.json"
-            if state.exists():
-                data = json.loads(state.read_text())
-                steps.append(f"{learner.name} {data.get('step', 0) / 1000:.0f}k r{data.get('round', 0)}")
+            round_number = json.loads(state.read_text()).get("round", 0) if state.exists() else 0
+            steps.append(f"{learner.name} {latest.get(learner.name, 0) / 1000:.0f}k r{round_number}")
         elapsed = _format_duration(time.time() - self.started)
         self.log(f"[{elapsed}] games {len(view.games)} ({rated} rated) | members {len(frame)} "
                  f"({promoted} promoted) | {' '.join(steps)} | top (mu-3sigma): {top or '-'}")  # fmt: skip

@@ -53,11 +53,15 @@ def records(games: list[dict]) -> dict[tuple[str, str], WDL]:
     return {key: WDL(*value) for key, value in counts.items()}
 
 
-def compute_standings(league_dir: str | Path, anchors: list[str], view: LedgerView | None = None) -> Standings:
-    """Ratings and the leaderboard rows of every member (anchors, snapshots) of a league."""
+def compute_standings(
+    league_dir: str | Path, anchors: list[str], view: LedgerView | None = None, pool: Pool | None = None
+) -> Standings:
+    """Ratings and the leaderboard rows of every member (anchors, snapshots) of a league.
+
+    A ``pool`` kept between calls remembers which member files it has verified already."""
     view = view if view is not None else read_ledger(league_dir)
     anchors = [canonical_name(a) for a in anchors]
-    pool = Pool(league_dir, anchors)
+    pool = pool or Pool(league_dir, anchors)
     pool.update(view.snapshots)
     rated = view.rated_games()
     table = rate_games((g["a"], g["b"], g["outcome"]) for g in rated)
@@ -113,10 +117,12 @@ def compute_standings(league_dir: str | Path, anchors: list[str], view: LedgerVi
     return Standings(table, frame, (scores, counts), notes)
 
 
-def write_leaderboard(league_dir: str | Path, view: LedgerView | None = None) -> tuple[Standings, list[Path]]:
+def write_leaderboard(
+    league_dir: str | Path, view: LedgerView | None = None, pool: Pool | None = None
+) -> tuple[Standings, list[Path]]:
     """Write leaderboard.{md,csv,html}, ratings.png and head_to_head.png into the league directory."""
     config = open_league(league_dir)
-    standings = compute_standings(league_dir, list(config.league.anchors), view)
+    standings = compute_standings(league_dir, list(config.league.anchors), view, pool)
     paths = write_reports(league_dir, standings.frame, standings.table.history, standings.head_to_head,
                           title=f"League {Path(league_dir).resolve().name}", notes=standings.notes)  # fmt: skip
     return standings, paths

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.checkpoint import atomic_write
+from agents.checkpoint import atomic_write, weights_sha256
 from agents.registry import load_agent
 from agents.train import Hooks, Trainer
 from arena.match import play_games
@@ -96,8 +96,9 @@ class LearnerWorker:
                                resolve_opponent=self.pool.policy)  # fmt: skip
         fresh = not self.trainer.checkpoint_path.exists()
         if fresh and settings.init:
-            initial = load_agent(settings.init, algorithm=self.trainer.config.agent)
+            initial = load_agent(settings.init_path, algorithm=self.trainer.config.agent)
             self.trainer.agent.load_state_dict(initial.state_dict())
+            self.trainer.parent = weights_sha256(initial.state_dict())  # lineage: the snapshots descend from it
             self.log(f"[{self.name}] starting from the weights of {settings.init}")
         previous = self._install_signal_handlers()
         timer = self._start_deadline_timer()
@@ -235,6 +236,8 @@ class LearnerWorker:
         reference = self._last_promoted_anchor_scores(view)
         decision = decide(vs_pool, {a: results[a] for a in anchors}, reference, promo.min_games, promo.threshold,
                           promo.confidence, promo.anchor_tolerance)  # fmt: skip
+        if decision.promote:  # the card first: once the decision is in the ledger, this round is done
+            self._timed("ratings", self._write_model_card, candidate, results, decision)
         self._timed("ledger", self.writer.append, {
             "type": "promotion",
             "member": candidate,
@@ -251,6 +254,40 @@ class LearnerWorker:
         self.log(f"[{self.name}] {candidate}: score {decision.score:.3f} (lower bound {decision.lower:.3f}) "
                  f"over {decision.games} games against {len(gate)} members; {verdict}")  # fmt: skip
         return True
+
+    def _write_model_card(self, candidate: str, results: dict[str, WDL], decision) -> None:
+        """members/<candidate>.md: algorithm, config, lineage, steps, rating and record at promotion."""
+        view = self._refresh()
+        snapshot = view.snapshots[candidate]
+        games = _rated(view)
+        table = rate_games(games, keep_history=False)
+        rating = table.ratings[candidate]
+        lines = [
+            f"# {candidate}",
+            "",
+            f"- algorithm: {snapshot['algorithm']}",
+            f"- learner: {snapshot['learner']} (league {self.league_dir.resolve().name})",
+            f"- training steps: {snapshot['step']:,}",
+            f"- weights sha256: {snapshot['sha256']}",
+            f"- parent: {snapshot['parent'] or 'none (trained from scratch)'}",
+            f"- promoted: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+            f"- TrueSkill at promotion: mu {rating.mu:.2f}, sigma {rating.sigma:.2f}, "
+            f"mu - 3 sigma {table.conservative(candidate):.2f} (from {len(games)} rated games)",
+            f"- promotion: score {decision.score:.3f}, lower 95% bound {decision.lower:.3f} over {decision.games} "
+            f"games against {', '.join(results)}",
+            "",
+            "| opponent | games | W | D | L | win rate [95% CI] |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for opponent, record in results.items():
+            low, high = record.interval("wins")
+            lines.append(
+                f"| {opponent} | {record.games} | {record.wins} | {record.draws} | {record.losses} | "
+                f"{record.rate('wins'):.0%} [{low:.0%}, {high:.0%}] |"
+            )
+        lines += ["", "Config:", "", "```json", json.dumps(snapshot["config"], indent=2), "```", ""]
+        text = "\n".join(lines)
+        atomic_write(self.league_dir / "members" / f"{candidate}.md", lambda file: file.write(text.encode()))
 
     def _last_promoted_anchor_scores(self, view) -> dict[str, float] | None:
         mine = [

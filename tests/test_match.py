@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -89,13 +87,3 @@ def test_on_game_end_sees_every_game():
     seen = []
     play_games("weak", "random", n_games=5, seed=0, n_envs=2, on_game_end=seen.append)
     assert sorted(r.game for r in seen) == list(range(5))
-
-
-def test_league_script_prints_a_table():
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "league.py"), "--games", "4"],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout  # fmt: skip
-    assert "strong vs weak" in out and "score" in out
-    for member in ("strong", "weak", "random", "idle"):
-        assert any(line.split()[:1] == [member] for line in out.splitlines())

@@ -1,0 +1,100 @@
+"""PFSP weights (including the all-zero case), the training mix, the evaluation pairings and the
+promotion gate on synthetic results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evaluation.ratings import rate_games
+from evaluation.stats import WDL
+from league.matchmaking import evaluation_pairings, pfsp_weights, recent_scores, training_mix
+from league.promotion import decide
+
+
+def test_hard_weighting_prefers_the_opponents_the_learner_loses_to():
+    p = pfsp_weights([0.1, 0.5, 0.9], "hard", exponent=2)
+    expected = np.array([0.81, 0.25, 0.01])
+    assert p == pytest.approx(expected / expected.sum())
+    assert pfsp_weights([0.2, 0.6], "hard", exponent=1) == pytest.approx([0.8 / 1.2, 0.4 / 1.2])
+
+
+def test_variance_weighting_prefers_even_matches():
+    p = pfsp_weights([0.1, 0.5, 1.0], "variance")
+    assert p == pytest.approx(np.array([0.09, 0.25, 0.0]) / 0.34)
+
+
+@pytest.mark.parametrize(
+    ("scores", "weighting"), [([1.0, 1.0, 1.0], "hard"), ([0.0, 1.0, 1.0, 0.0], "variance"), ([1.0], "variance")]
+)
+def test_all_weights_zero_falls_back_to_uniform(scores, weighting):
+    p = pfsp_weights(scores, weighting)
+    assert np.all(np.isfinite(p))
+    assert p == pytest.approx(np.full(len(scores), 1 / len(scores)))
+
+
+def test_bad_pfsp_input_is_refused():
+    with pytest.raises(ValueError, match="weighting"):
+        pfsp_weights([0.5], "squared")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        pfsp_weights([1.5], "hard")
+    with pytest.raises(ValueError, match="non-empty"):
+        pfsp_weights([], "hard")
+
+
+def test_recent_scores_use_the_window_and_count_draws_as_half():
+    games = [{"kind": "train", "a": "me", "b": "x", "outcome": o} for o in [-1] * 50 + [1, 0, 1, 0]]
+    games += [{"kind": "evaluation", "a": "me", "b": "x", "outcome": -1}]  # not a training game
+    score, n = recent_scores(games, "me", window=4)["x"]
+    assert n == 4 and score == pytest.approx((3 + 0.5) / 5)
+
+
+def test_training_mix_splits_shares_and_redistributes_missing_parts():
+    mix = training_mix(["p1", "p2"], ["weak", "strong"], "self", {"p1": (0.9, 10)}, (0.5, 0.2, 0.3))
+    assert sum(mix.values()) == pytest.approx(1)
+    assert mix["self"] == pytest.approx(0.2) and mix["weak"] == mix["strong"] == pytest.approx(0.15)
+    assert mix["p2"] > mix["p1"]  # unknown (0.5) is harder than a member beaten 90% of the time
+    alone = training_mix([], ["weak", "strong"], None, {}, (0.5, 0.2, 0.3))
+    assert alone == pytest.approx({"weak": 0.5, "strong": 0.5})
+    many = training_mix([f"p{i}" for i in range(20)], ["weak"], None, {}, (0.5, 0.0, 0.5), max_opponents=3,
+                        rng=np.random.default_rng(0))  # fmt: skip
+    assert len(many) == 4 and sum(many.values()) == pytest.approx(1)
+    with pytest.raises(ValueError, match="no opponent"):
+        training_mix([], [], None, {}, (0.5, 0.2, 0.3))
+
+
+def test_evaluation_pairings_prefer_uncertain_members_and_skip_anchor_pairs():
+    games = [("old", "basic-weak", 1), ("old", "basic-strong", 0)] * 40
+    table = rate_games(games)
+    pairs = evaluation_pairings(table, ["basic-weak", "basic-strong", "old", "new"], count=3)
+    assert ("basic-strong", "basic-weak") not in pairs and ("basic-weak", "basic-strong") not in pairs
+    assert all("new" in pair for pair in pairs[:2])  # the unrated member is the most informative
+
+
+# ---------------------------------------------------------------------------- promotion gate
+def test_promotion_needs_the_lower_bound_above_the_threshold():
+    clear = decide(WDL(80, 10, 10), {}, None, min_games=100, threshold=0.55)
+    assert clear.promote and clear.lower > 0.55
+    close = decide(WDL(55, 10, 35), {}, None, min_games=100, threshold=0.55)  # score 0.60, bound below 0.55
+    assert not close.promote and "threshold" in close.reasons[0]
+    few = decide(WDL(9, 0, 0), {}, None, min_games=100, threshold=0.55)
+    assert not few.promote and "9 games" in few.reasons[0]
+
+
+def test_promotion_refuses_a_regression_against_an_anchor():
+    pool = WDL(90, 5, 5)
+    anchors = {"basic-weak": WDL(40, 0, 0), "basic-strong": WDL(5, 5, 30)}  # 0.19 against strong
+    reference = {"basic-weak": 0.95, "basic-strong": 0.70}
+    decision = decide(pool, anchors, reference, min_games=100, threshold=0.55)
+    assert not decision.promote
+    assert len(decision.reasons) == 1 and "basic-strong" in decision.reasons[0]
+    fine = decide(pool, {**anchors, "basic-strong": WDL(25, 5, 10)}, reference, min_games=100, threshold=0.55)
+    assert fine.promote
+
+
+def test_score_interval_counts_draws_as_half_and_narrows_with_games():
+    assert WDL(2, 2, 0).score == pytest.approx(0.75)
+    low_few, high_few = WDL(6, 2, 2).score_interval()
+    low_many, high_many = WDL(600, 200, 200).score_interval()
+    assert low_few < low_many < 0.7 < high_many < high_few
+    assert WDL(600, 200, 200).score_interval(0.99)[0] < low_many
