@@ -154,6 +154,35 @@ def bench_actions(contestants: dict, device, rounds: int, calls: int = 300) -> d
     return {name: rounds * calls * 64 / seconds for name, seconds in elapsed.items()}
 
 
+def bench_tdmpc2(device: torch.device, model_size: str, batches=(1, 16, 64), updates: int = 10) -> dict:
+    """TD-MPC2 (default planner: 128 samples, 4 iterations, horizon 3): milliseconds per planned
+    action for a batch of games, and updates per second (batch 256 subsequences of 3 steps)."""
+    from agents.tdmpc2 import TDMPC2Agent, TDMPC2Config
+
+    agent = TDMPC2Agent(TDMPC2Config(model_size=model_size, device=device.type), AgentSpec(), seed=0)
+    rng = np.random.default_rng(3)
+    plan_ms = {}
+    for size in batches:
+        obs = rng.normal(size=(size, OBS)).astype(np.float32)
+        agent.act(obs)  # warm-up: allocations, per-game generators
+        repeats = max(1, min(5, 64 // size))
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            agent.act(obs)
+        _sync(device)
+        plan_ms[size] = 1000 * (time.perf_counter() - start) / repeats
+    buffer = _filled_buffer(device)
+    batches_ = [buffer.sample_sequences(256, agent.sequence_length, rng) for _ in range(updates)]
+    agent.update(batches_[0])
+    _sync(device)
+    start = time.perf_counter()
+    for batch in batches_:
+        agent.update(batch)
+    _sync(device)
+    return {"plan_ms": plan_ms, "updates_per_s": updates / (time.perf_counter() - start)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU thread counts to measure")
@@ -161,11 +190,13 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=100, help="updates per round and contestant")
     parser.add_argument("--compile", action="store_true", help="also time SAC with config.compile=True")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--tdmpc2", nargs="*", default=["cpu", "5M"], metavar="SIZE",
+                        help="TD-MPC2 model sizes to time (default: cpu 5M; none: skip)")
     args = parser.parse_args()
     devices = [("cpu", t) for t in args.threads]
     if torch.cuda.is_available():
         devices.append(("cuda", None))
-    results = []
+    results, tdmpc2_results = [], []
     for device_name, threads in devices:
         if threads is not None:
             torch.set_num_threads(threads)
@@ -182,15 +213,26 @@ def main() -> None:
             results.append({"device": where, "implementation": name, "updates_per_s": updates[name],
                             "actions_per_s_batch64": actions[name],
                             "speedup_vs_plain": updates[name] / updates["plain eager SAC"]})
+        for size in args.tdmpc2:
+            timing = bench_tdmpc2(device, size)
+            tdmpc2_results.append({"device": where, "model_size": size, **timing})
     if args.json:
         print(json.dumps({"machine": platform.processor() or platform.machine(), "torch": torch.__version__,
-                          "results": results}, indent=2))
+                          "results": results, "tdmpc2": tdmpc2_results}, indent=2))
         return
     print(f"torch {torch.__version__}, {platform.machine()}, batch {BATCH}, networks {HIDDEN}-{HIDDEN}")
     print("| device | implementation | updates/s | vs plain | actions/s (batch 64) |\n|---|---|---:|---:|---:|")
     for r in results:
         print(f"| {r['device']} | {r['implementation']} | {r['updates_per_s']:.0f} | {r['speedup_vs_plain']:.2f}x "
               f"| {r['actions_per_s_batch64']:,.0f} |")
+    if tdmpc2_results:
+        print("\nTD-MPC2, planned actions (default planner) and updates (batch 256, horizon 3)")
+        print("| device | model | ms/plan B=1 | B=16 | B=64 | B=64 / B=1 | updates/s |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        for r in tdmpc2_results:
+            ms = r["plan_ms"]
+            print(f"| {r['device']} | {r['model_size']} | {ms[1]:.1f} | {ms[16]:.1f} | {ms[64]:.1f} "
+                  f"| {ms[64] / ms[1]:.1f}x | {r['updates_per_s']:.1f} |")
 
 
 if __name__ == "__main__":
