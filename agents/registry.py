@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agents.base import AgentSpec, FrozenPolicy, config_from_dict, config_to_dict
 from agents.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from agents.muzero import MuZeroAgent, MuZeroConfig
 from agents.sac import SACAgent, SACConfig
 from agents.scripted import ScriptedAgent, ScriptedConfig
 from agents.tdmpc2 import TDMPC2Agent, TDMPC2Config
@@ -29,6 +30,7 @@ class AgentEntry:
 AGENTS: dict[str, AgentEntry] = {
     "sac": AgentEntry(SACConfig, SACAgent, {}),
     "tdmpc2": AgentEntry(TDMPC2Config, TDMPC2Agent, {}),
+    "muzero": AgentEntry(MuZeroConfig, MuZeroAgent, {}),
     "basic-weak": AgentEntry(ScriptedConfig, ScriptedAgent, {"policy": "weak"}, learns=False),
     "basic-strong": AgentEntry(ScriptedConfig, ScriptedAgent, {"policy": "strong"}, learns=False),
     "random": AgentEntry(ScriptedConfig, ScriptedAgent, {"policy": "random"}, learns=False),

@@ -164,7 +164,13 @@ class Trainer:
         ]
         self.collector = Collector(config.n_envs, opponents, [w for _, w in opponent_items], seed=config.seed)
         self.buffer = ReplayBuffer(
-            config.buffer_size, config.n_envs, self.spec.obs_dim, self.spec.action_dim, device=self.agent.device
+            config.buffer_size,
+            config.n_envs,
+            self.spec.obs_dim,
+            self.spec.action_dim,
+            device=self.agent.device,
+            extras=getattr(self.agent, "buffer_extras", None),  # e.g. MuZero's search policies
+            prioritized=getattr(self.agent, "prioritized", False),
         )
         self.sample_rng = np.random.default_rng([config.seed, 11])
         self.explore_rng = np.random.default_rng([config.seed, 13])
@@ -300,15 +306,20 @@ class Trainer:
         started = time.perf_counter()
         obs = self.collector.obs.copy()
         if self.step < config.learning_starts:
-            actions = self.explore_rng.uniform(
-                self.spec.action_low, self.spec.action_high, size=(config.n_envs, self.spec.action_dim)
-            ).astype(np.float32)
+            random_act = getattr(self.agent, "random_act", None)  # agents with their own action set
+            if random_act is not None:
+                actions = random_act(config.n_envs, self.explore_rng)
+            else:
+                actions = self.explore_rng.uniform(
+                    self.spec.action_low, self.spec.action_high, size=(config.n_envs, self.spec.action_dim)
+                ).astype(np.float32)
         else:
             actions = self.agent.act(obs, explore=True)
+        extras = self.agent.last_extras() if hasattr(self.agent, "last_extras") else None
         next_obs, reward, terminated, truncated, ended = self.collector.step(actions, self.mode_for)
         if ended and self._agent_reset is not None:  # planners keep per-game state: new games start clean
             self._agent_reset(terminated | truncated)
-        self.buffer.add(obs, actions, reward, next_obs, terminated, truncated)
+        self.buffer.add(obs, actions, reward, next_obs, terminated, truncated, extras=extras)
         self.step += config.n_envs
         collected = time.perf_counter()
         self.timing["collect"] += collected - started
@@ -324,8 +335,13 @@ class Trainer:
                 if length == 1:
                     batch = self.buffer.sample(self.agent.config.batch_size, self.sample_rng)
                 else:
-                    batch = self.buffer.sample_sequences(self.agent.config.batch_size, length, self.sample_rng)
+                    sampling = getattr(self.agent, "sampling", None) or {}  # e.g. prioritized replay's alpha, beta
+                    batch = self.buffer.sample_sequences(self.agent.config.batch_size, length, self.sample_rng,
+                                                         **sampling)  # fmt: skip
                 metrics.append(self.agent.update(batch))
+                priorities = getattr(self.agent, "last_priorities", None)
+                if priorities is not None and batch.index is not None and self.buffer.priorities is not None:
+                    self.buffer.update_priorities(batch.index, priorities)
                 self.update_debt -= 1.0
         if metrics:
             self.timing["update"] += time.perf_counter() - updating

@@ -183,6 +183,28 @@ def bench_tdmpc2(device: torch.device, model_size: str, batches=(1, 16, 64), upd
     return {"plan_ms": plan_ms, "updates_per_s": updates / (time.perf_counter() - start)}
 
 
+def bench_muzero(device: torch.device, batches=(1, 16, 64), simulations: int = 50) -> dict:
+    """MuZero (default network, 25 moves): milliseconds per move for a batch of games with
+    ``simulations`` simulations each, and simulations per second over all games of the batch."""
+    from agents.muzero import MuZeroAgent, MuZeroConfig
+
+    agent = MuZeroAgent(MuZeroConfig(num_simulations=simulations, device=device.type), AgentSpec(), seed=0)
+    rng = np.random.default_rng(4)
+    move_ms, sims_per_s = {}, {}
+    for size in batches:
+        obs = rng.normal(size=(size, OBS)).astype(np.float32)
+        agent.act(obs, explore=True)  # warm-up
+        repeats = max(1, min(5, 64 // size))
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            agent.act(obs, explore=True)
+        _sync(device)
+        seconds = (time.perf_counter() - start) / repeats
+        move_ms[size], sims_per_s[size] = 1000 * seconds, size * simulations / seconds
+    return {"move_ms": move_ms, "simulations_per_s": sims_per_s}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU thread counts to measure")
@@ -192,23 +214,29 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--tdmpc2", nargs="*", default=["cpu", "5M"], metavar="SIZE",
                         help="TD-MPC2 model sizes to time (default: cpu 5M; none: skip)")
+    parser.add_argument("--no-sac", action="store_true", help="skip the SAC comparison")
+    parser.add_argument("--no-muzero", action="store_true", help="skip the MuZero search timing")
     args = parser.parse_args()
     devices = [("cpu", t) for t in args.threads]
     if torch.cuda.is_available():
         devices.append(("cuda", None))
-    results, tdmpc2_results = [], []
+    results, tdmpc2_results, muzero_results = [], [], []
     for device_name, threads in devices:
         if threads is not None:
             torch.set_num_threads(threads)
         device = torch.device(device_name)
         torch.manual_seed(0)
-        contestants = {"plain eager SAC": PlainSAC(device),
-                       "hockey-league SAC": SACAgent(SACConfig(device=device_name), AgentSpec())}
-        if args.compile:
-            contestants["hockey-league SAC, compiled"] = SACAgent(SACConfig(device=device_name, compile=True))
-        updates = bench_updates(contestants, device, args.rounds, args.updates)
-        actions = bench_actions(contestants, device, args.rounds)
         where = f"{device_name}" + (f", {threads} thread{'s' if threads > 1 else ''}" if threads else "")
+        contestants = {}
+        if not args.no_sac:
+            contestants = {"plain eager SAC": PlainSAC(device),
+                           "hockey-league SAC": SACAgent(SACConfig(device=device_name), AgentSpec())}
+        if args.compile and contestants:
+            contestants["hockey-league SAC, compiled"] = SACAgent(SACConfig(device=device_name, compile=True))
+        updates = bench_updates(contestants, device, args.rounds, args.updates) if contestants else {}
+        actions = bench_actions(contestants, device, args.rounds) if contestants else {}
+        if not args.no_muzero:
+            muzero_results.append({"device": where, **bench_muzero(device)})
         for name in contestants:
             results.append({"device": where, "implementation": name, "updates_per_s": updates[name],
                             "actions_per_s_batch64": actions[name],
@@ -218,7 +246,7 @@ def main() -> None:
             tdmpc2_results.append({"device": where, "model_size": size, **timing})
     if args.json:
         print(json.dumps({"machine": platform.processor() or platform.machine(), "torch": torch.__version__,
-                          "results": results, "tdmpc2": tdmpc2_results}, indent=2))
+                          "results": results, "tdmpc2": tdmpc2_results, "muzero": muzero_results}, indent=2))
         return
     print(f"torch {torch.__version__}, {platform.machine()}, batch {BATCH}, networks {HIDDEN}-{HIDDEN}")
     print("| device | implementation | updates/s | vs plain | actions/s (batch 64) |\n|---|---|---:|---:|---:|")
@@ -233,6 +261,14 @@ def main() -> None:
             ms = r["plan_ms"]
             print(f"| {r['device']} | {r['model_size']} | {ms[1]:.1f} | {ms[16]:.1f} | {ms[64]:.1f} "
                   f"| {ms[64] / ms[1]:.1f}x | {r['updates_per_s']:.1f} |")
+    if muzero_results:
+        print("\nMuZero, one move with 50 simulations (batched search over all games)")
+        print("| device | ms B=1 | B=16 | B=64 | B=64 / B=1 | simulations/s at B=64 |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for r in muzero_results:
+            ms = r["move_ms"]
+            print(f"| {r['device']} | {ms[1]:.1f} | {ms[16]:.1f} | {ms[64]:.1f} | {ms[64] / ms[1]:.1f}x "
+                  f"| {r['simulations_per_s'][64]:,.0f} |")
 
 
 if __name__ == "__main__":

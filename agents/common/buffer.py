@@ -11,7 +11,7 @@ the following episode's first observation, not the terminal one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -32,6 +32,10 @@ class Batch:
     next_obs: torch.Tensor
     terminated: torch.Tensor
     mask: torch.Tensor | None = None
+    done: torch.Tensor | None = None  # 1.0 where the episode ended (goal or time-out)
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)  # agent-specific per-step data
+    weights: torch.Tensor | None = None  # importance weights of prioritized sampling, (B,)
+    index: tuple[np.ndarray, np.ndarray] | None = None  # (rows, envs) of the samples, for new priorities
 
     @property
     def size(self) -> int:
@@ -46,9 +50,22 @@ class ReplayBuffer:
         n_envs: environments written per ``add`` call.
         obs_dim, action_dim: sizes of one observation and one action.
         device: where sampled batches are placed.
+        extras: name -> per-step shape of agent-specific data stored with each transition (MuZero
+            keeps its search policy and action index here).
+        prioritized: keep a priority per transition for prioritized sequence sampling
+            (Schaul et al. 2016): new transitions get the largest priority seen so far.
     """
 
-    def __init__(self, capacity: int, n_envs: int, obs_dim: int, action_dim: int, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        capacity: int,
+        n_envs: int,
+        obs_dim: int,
+        action_dim: int,
+        device: str | torch.device = "cpu",
+        extras: dict[str, tuple[int, ...]] | None = None,
+        prioritized: bool = False,
+    ):
         if capacity < n_envs or n_envs < 1:
             raise ValueError(f"replay buffer needs capacity >= n_envs >= 1, got capacity={capacity}, n_envs={n_envs}")
         self.n_envs, self.obs_dim, self.action_dim = n_envs, obs_dim, action_dim
@@ -61,6 +78,11 @@ class ReplayBuffer:
         self.reward = np.zeros(shape, dtype=np.float32)
         self.terminated = np.zeros(shape, dtype=np.float32)
         self.done = np.zeros(shape, dtype=bool)  # terminated or truncated: the episode ended here
+        self.extras = {
+            name: np.zeros((*shape, *tuple(size)), dtype=np.float32) for name, size in (extras or {}).items()
+        }
+        self.priorities = np.zeros(shape, dtype=np.float64) if prioritized else None
+        self.max_priority = 1.0
         self.position = 0  # next row to write
         self.rows = 0  # rows written so far, at most self.steps
 
@@ -71,9 +93,15 @@ class ReplayBuffer:
     def capacity(self) -> int:
         return self.steps * self.n_envs
 
-    def add(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+    def add(self, obs, action, reward, next_obs, terminated, truncated, extras: dict | None = None) -> None:
         """Write one transition per environment (each argument has n_envs rows)."""
         row = self.position
+        if set(extras or {}) != set(self.extras):
+            raise ValueError(f"replay buffer stores extras {sorted(self.extras)}, got {sorted(extras or {})}")
+        for name, values in (extras or {}).items():
+            self.extras[name][row] = values
+        if self.priorities is not None:
+            self.priorities[row] = self.max_priority
         self.obs[row] = obs
         self.action[row] = action
         self.reward[row] = reward
@@ -96,6 +124,8 @@ class ReplayBuffer:
             next_obs=self._tensor(self.next_obs[rows, envs]),
             terminated=self._tensor(self.terminated[rows, envs]),
             mask=None if mask is None else self._tensor(mask),
+            done=self._tensor(self.done[rows, envs].astype(np.float32)),
+            extras={name: self._tensor(values[rows, envs]) for name, values in self.extras.items()},
         )
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> Batch:
@@ -106,24 +136,56 @@ class ReplayBuffer:
         envs = rng.integers(0, self.n_envs, size=batch_size)
         return self._gather(rows, envs)
 
-    def sample_sequences(self, batch_size: int, length: int, rng: np.random.Generator) -> Batch:
+    def sample_sequences(
+        self, batch_size: int, length: int, rng: np.random.Generator, alpha: float | None = None, beta: float = 0.4
+    ) -> Batch:
         """Sequences of ``length`` consecutive steps of one stream, (B, L, ...), with an episode mask.
 
         Steps after the sequence's first episode end are masked out (mask 0); their values are
-        whatever the stream holds there and must not be used as targets.
+        whatever the stream holds there and must not be used as targets. With ``alpha`` (needs
+        ``prioritized``), a sequence starts at a transition with probability proportional to its
+        priority^alpha, and ``weights`` are the importance weights (N p)^-beta / max.
         """
         if length < 1 or length > self.rows:
             raise ValueError(f"cannot sample sequences of length {length} from {self.rows} stored steps per stream")
         span = self.rows - length + 1  # valid start offsets, counted from the oldest row
         oldest = self.position if self.rows == self.steps else 0
-        starts = (oldest + rng.integers(0, span, size=batch_size)) % self.steps
-        envs = rng.integers(0, self.n_envs, size=batch_size)
+        weights = None
+        if alpha is None:
+            offsets = rng.integers(0, span, size=batch_size)
+            envs = rng.integers(0, self.n_envs, size=batch_size)
+        else:
+            if self.priorities is None:
+                raise ValueError("prioritized sampling needs a buffer made with prioritized=True")
+            valid_rows = (oldest + np.arange(span)) % self.steps
+            p = self.priorities[valid_rows].ravel() ** alpha
+            p /= p.sum()
+            flat = rng.choice(p.size, size=batch_size, p=p)
+            offsets, envs = np.divmod(flat, self.n_envs)
+            weights = (p.size * p[flat]) ** -beta
+            weights = weights / weights.max()
+        starts = (oldest + offsets) % self.steps
         rows = (starts[:, None] + np.arange(length)[None, :]) % self.steps  # (B, L)
         cols = envs[:, None]
         done = self.done[rows, cols]
         # A step is in the first episode if no earlier step of the sequence ended an episode.
         ended_before = np.concatenate([np.zeros((batch_size, 1), dtype=bool), np.cumsum(done, axis=1)[:, :-1] > 0], 1)
-        return self._gather(rows, cols, mask=(~ended_before).astype(np.float32))
+        batch = self._gather(rows, cols, mask=(~ended_before).astype(np.float32))
+        batch.index = (starts, envs)
+        if weights is not None:
+            batch.weights = self._tensor(weights.astype(np.float32))
+        return batch
+
+    def update_priorities(self, index: tuple[np.ndarray, np.ndarray], priorities: np.ndarray) -> None:
+        """Set the priorities of sampled start transitions (``batch.index``); must be positive."""
+        if self.priorities is None:
+            raise ValueError("this replay buffer keeps no priorities (prioritized=False)")
+        priorities = np.asarray(priorities, dtype=np.float64)
+        if not np.all(np.isfinite(priorities)) or np.any(priorities <= 0):
+            raise ValueError(f"priorities must be finite and positive, got min {priorities.min()}")
+        rows, envs = index
+        self.priorities[rows, envs] = priorities
+        self.max_priority = max(self.max_priority, float(priorities.max()))
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict:
@@ -139,6 +201,9 @@ class ReplayBuffer:
             "reward": torch.from_numpy(self.reward[: self.rows].copy()),
             "terminated": torch.from_numpy(self.terminated[: self.rows].copy()),
             "done": torch.from_numpy(self.done[: self.rows].copy()),
+            "extras": {name: torch.from_numpy(values[: self.rows].copy()) for name, values in self.extras.items()},
+            "priorities": None if self.priorities is None else torch.from_numpy(self.priorities[: self.rows].copy()),
+            "max_priority": self.max_priority,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -150,4 +215,9 @@ class ReplayBuffer:
         rows = int(state["rows"])
         for name in ("obs", "next_obs", "action", "reward", "terminated", "done"):
             getattr(self, name)[:rows] = state[name].numpy()
+        for name, values in state.get("extras", {}).items():
+            self.extras[name][:rows] = values.numpy()
+        if self.priorities is not None and state.get("priorities") is not None:
+            self.priorities[:rows] = state["priorities"].numpy()
+            self.max_priority = float(state["max_priority"])
         self.rows, self.position = rows, int(state["position"])

@@ -51,3 +51,34 @@ def two_hot_inv(logits: torch.Tensor, vmin: float, vmax: float) -> torch.Tensor:
 def soft_ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of (..., bins) logits against (..., bins) target probabilities: shape (...)."""
     return -(target * functional.log_softmax(logits, dim=-1)).sum(-1)
+
+
+# ---------------------------------------------------------------------------- MuZero's value transform
+def value_transform(x: torch.Tensor, epsilon: float = 1e-3) -> torch.Tensor:
+    """h(x) = sign(x)(sqrt(|x| + 1) - 1) + epsilon x (Pohlen et al. 2018), which MuZero applies
+    before encoding values and rewards on an integer support."""
+    return torch.sign(x) * (torch.sqrt(x.abs() + 1.0) - 1.0) + epsilon * x
+
+
+def inverse_value_transform(y: torch.Tensor, epsilon: float = 1e-3) -> torch.Tensor:
+    """The exact inverse of ``value_transform``."""
+    root = (torch.sqrt(1.0 + 4.0 * epsilon * (y.abs() + 1.0 + epsilon)) - 1.0) / (2.0 * epsilon)
+    return torch.sign(y) * (root.pow(2) - 1.0)
+
+
+def scalar_to_support(x: torch.Tensor, support_size: int) -> torch.Tensor:
+    """(...,) values -> (..., 2 * support_size + 1) probabilities on the integers -S..S around h(x)."""
+    y = value_transform(x).clamp(-support_size, support_size)
+    lower = y.floor().clamp(max=support_size - 1)
+    upper_weight = y - lower
+    out = torch.zeros(*x.shape, 2 * support_size + 1, device=x.device, dtype=x.dtype)
+    index = (lower + support_size).long().unsqueeze(-1)
+    out.scatter_(-1, index, (1.0 - upper_weight).unsqueeze(-1))
+    out.scatter_add_(-1, index + 1, upper_weight.unsqueeze(-1))
+    return out
+
+
+def support_to_scalar(logits: torch.Tensor, support_size: int) -> torch.Tensor:
+    """(..., 2 * support_size + 1) logits -> (...,) h^-1 of the expected support value."""
+    support = torch.arange(-support_size, support_size + 1, device=logits.device, dtype=logits.dtype)
+    return inverse_value_transform((functional.softmax(logits, dim=-1) * support).sum(-1))

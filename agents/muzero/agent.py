@@ -1,0 +1,254 @@
+"""The MuZero agent: batched search for acting, K-step unrolled training, weights and state.
+
+``act`` runs one batched search (``agents.muzero.mcts``) for every game and returns the
+continuous hockey action of each chosen move; the search's policy and the move's index are kept
+for the replay buffer (``buffer_extras`` / ``last_extras``). ``update`` takes sequences of
+unroll_steps + td_steps transitions: value targets are n-step returns bootstrapped from a
+target network's values, the dynamics are unrolled K steps with the actions taken (gradients
+into the hidden state halved at each step, as in MuZero), and the losses on value, reward and
+policy (plus an optional consistency loss) are weighted by prioritized replay's importance
+weights; the new priorities are the root value errors.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.base import AgentSpec
+from agents.common.buffer import Batch
+from agents.common.distributional import support_to_scalar
+from agents.common.runtime import resolve_device
+from agents.muzero import losses
+from agents.muzero.config import MuZeroConfig
+from agents.muzero.mcts import search
+from agents.muzero.networks import MuZeroNetwork
+from arena.actions import action_set
+
+_METRICS = ("loss", "value_loss", "reward_loss", "policy_loss", "entropy", "consistency_loss", "value_error",
+            "grad_norm")  # fmt: skip
+
+
+class MuZeroAgent:
+    """MuZero over a discrete action set of the hockey game.
+
+    Args:
+        config: hyperparameters (MuZeroConfig).
+        spec: observation and action sizes (actions are the 4 continuous controls the moves map to).
+        seed: seeds the weights and the per-game search generators.
+    """
+
+    name = "muzero"
+
+    def __init__(self, config: MuZeroConfig = MuZeroConfig(), spec: AgentSpec = AgentSpec(), seed: int = 0):
+        self.actions = action_set(config.actions)
+        if self.actions.table.shape[1] != spec.action_dim:
+            raise ValueError(f"muzero: the {config.actions} moves have {self.actions.table.shape[1]} controls, "
+                             f"the spec {spec.action_dim}")  # fmt: skip
+        self.config, self.spec, self.seed = config, spec, seed
+        self.device = resolve_device(config.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.network = MuZeroNetwork(config, spec.obs_dim).to(self.device)
+            self.projection = None
+            if config.consistency_coef > 0:  # SimSiam heads (EfficientZero): projector, then predictor
+                latent = config.latent_dim
+                projector = nn.Sequential(nn.Linear(latent, 256), nn.LayerNorm(256), nn.ReLU(), nn.Linear(256, 256))
+                predictor = nn.Sequential(nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 256))
+                self.projection = nn.ModuleDict({"projector": projector, "predictor": predictor}).to(self.device)
+        self.target_network = copy.deepcopy(self.network).requires_grad_(False)
+        parameters = list(self.network.parameters()) + (list(self.projection.parameters()) if self.projection else [])
+        self._parameters = parameters
+        self.optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+        self.update_rng = np.random.default_rng([seed, 23])
+        self.updates = 0
+        self.last_priorities: np.ndarray | None = None
+        self._streams: list[np.random.Generator] = []
+        self._last: dict[str, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ what the trainer reads
+    @property
+    def sequence_length(self) -> int:
+        return self.config.unroll_steps + self.config.td_steps
+
+    @property
+    def buffer_extras(self) -> dict[str, tuple[int, ...]]:
+        return {"policy": (self.config.num_actions,), "action_index": ()}
+
+    @property
+    def prioritized(self) -> bool:
+        return self.config.prioritized
+
+    @property
+    def sampling(self) -> dict:
+        if not self.config.prioritized:
+            return {}
+        return {"alpha": self.config.priority_alpha, "beta": self.config.priority_beta}
+
+    def last_extras(self) -> dict[str, np.ndarray] | None:
+        """The search policy and move index of each game's last action (for the replay buffer)."""
+        return self._last
+
+    # ------------------------------------------------------------------ acting
+    def _stream(self, index: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, 31, index])
+
+    def _ensure_streams(self, size: int) -> None:
+        if len(self._streams) != size:
+            self._streams = [self._stream(i) for i in range(size)]
+
+    def reset(self, mask) -> None:
+        """Searches keep no per-game memory; this sizes the per-game generators to the batch."""
+        self._ensure_streams(len(mask))
+
+    def random_act(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Uniformly random moves (warm-up data), with a uniform policy as their search target."""
+        index = rng.integers(0, self.config.num_actions, size=n)
+        uniform = np.full((n, self.config.num_actions), 1.0 / self.config.num_actions, dtype=np.float32)
+        self._last = {"policy": uniform, "action_index": index.astype(np.float32)}
+        return self.actions.to_continuous(index)
+
+    def act(self, obs: np.ndarray, explore: bool = False) -> np.ndarray:
+        """Actions (B, 4) for observations (B, 18): one batched search for all games."""
+        x = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+        self._ensure_streams(x.shape[0])
+        was_training = self.network.training
+        self.network.eval()
+        try:
+            result = search(self.network, x, self._streams, self.config, explore)
+        finally:
+            self.network.train(was_training)
+        self._last = {"policy": result.policy.astype(np.float32), "action_index": result.action.astype(np.float32)}
+        return self.actions.to_continuous(result.action)
+
+    # ------------------------------------------------------------------ learning
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One gradient step from (B, K + n) sequences; sets ``last_priorities``.
+
+        Raises:
+            FloatingPointError: the loss is not finite; no step is applied.
+        """
+        config, network = self.config, self.network
+        size, length = batch.reward.shape
+        positions = config.unroll_steps + 1  # the root and the K unrolled states
+        moves = batch.extras["action_index"].long()
+        policy_target = batch.extras["policy"][:, :positions]
+        if config.reanalyze_ratio > 0:
+            policy_target = self._reanalyse(batch.obs[:, :positions], policy_target)
+        with torch.no_grad():
+            _, _, next_values = self.target_network.initial(batch.next_obs.reshape(size * length, -1))
+            bootstrap = support_to_scalar(next_values, config.support_size).view(size, length)
+            value_target = losses.n_step_targets(batch.reward, batch.done, batch.terminated, bootstrap,
+                                                 config.discount, config.td_steps, positions)  # fmt: skip
+        mask = batch.mask if batch.mask is not None else torch.ones_like(batch.reward)
+        state, policy_logits, value_logits = network.initial(batch.obs[:, 0])
+        root_value = support_to_scalar(value_logits.detach(), config.support_size)
+        value_loss = losses.support_loss(value_logits, value_target[:, 0], config.support_size)
+        policy_loss = losses.policy_loss(policy_logits, policy_target[:, 0])
+        entropy = losses.entropy(policy_logits)
+        reward_loss = torch.zeros_like(value_loss)
+        consistency = torch.zeros_like(value_loss)
+        for k in range(1, positions):
+            state = 0.5 * state + 0.5 * state.detach()  # MuZero: halve the gradient flowing back in time
+            state, reward_logits, policy_logits, value_logits = network.recurrent(state, moves[:, k - 1])
+            inside = mask[:, k]  # state k is a state of the sampled episode
+            reward_loss = reward_loss + mask[:, k - 1] * losses.support_loss(reward_logits, batch.reward[:, k - 1],
+                                                                             config.support_size)  # fmt: skip
+            value_loss = value_loss + inside * losses.support_loss(
+                value_logits, value_target[:, k], config.support_size
+            )
+            policy_loss = policy_loss + inside * losses.policy_loss(policy_logits, policy_target[:, k])
+            entropy = entropy + inside * losses.entropy(policy_logits)
+            if self.projection is not None:
+                with torch.no_grad():
+                    encoded = self.target_network.initial(batch.obs[:, k])[0]
+                    target = self.projection["projector"](encoded)
+                predicted = self.projection["predictor"](self.projection["projector"](state))
+                consistency = consistency + inside * losses.consistency_loss(predicted, target)
+        per_sample = (config.value_coef * value_loss + config.reward_coef * reward_loss
+                      + config.policy_coef * policy_loss - config.entropy_coef * entropy
+                      + config.consistency_coef * consistency) / positions  # fmt: skip
+        weights = batch.weights if batch.weights is not None else torch.ones_like(per_sample)
+        loss = (weights * per_sample).mean()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"muzero update {self.updates + 1}: loss {float(loss)} not finite; the step was not applied. "
+                "Lower lr or check the rewards/observations."
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self._parameters, config.grad_clip_norm)
+        self.optimizer.step()
+        self.updates += 1
+        if self.updates % config.target_update_every == 0:
+            self.target_network.load_state_dict(network.state_dict())
+        error = (root_value - value_target[:, 0]).abs()
+        self.last_priorities = (error + 1e-6).cpu().numpy() if config.prioritized else None
+        values = torch.stack([loss, value_loss.mean(), reward_loss.mean(), policy_loss.mean(), entropy.mean(),
+                              consistency.mean(), error.mean(), grad_norm]).detach()  # fmt: skip
+        return dict(zip(_METRICS, values.tolist()))
+
+    def _reanalyse(self, obs: torch.Tensor, stored: torch.Tensor) -> torch.Tensor:
+        """Replace the policy targets of a share of the batch by fresh searches with the current
+        network (MuZero Reanalyse), at every unrolled position."""
+        size, positions = obs.shape[:2]
+        chosen = np.flatnonzero(self.update_rng.random(size) < self.config.reanalyze_ratio)
+        if chosen.size == 0:
+            return stored
+        roots = obs[torch.as_tensor(chosen, device=obs.device)].reshape(chosen.size * positions, -1)
+        streams = [np.random.default_rng(seed) for seed in self.update_rng.integers(0, 2**63, size=roots.shape[0])]
+        self.network.eval()
+        try:
+            result = search(self.network, roots, streams, self.config, explore=True)
+        finally:
+            self.network.train()
+        fresh = torch.as_tensor(result.policy, dtype=stored.dtype, device=stored.device)
+        out = stored.clone()
+        out[torch.as_tensor(chosen, device=stored.device)] = fresh.view(chosen.size, positions, -1)
+        return out
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        state = {f"network.{k}": v for k, v in self.network.state_dict().items()}
+        state.update({f"target.{k}": v for k, v in self.target_network.state_dict().items()})
+        if self.projection is not None:
+            state.update({f"projection.{k}": v for k, v in self.projection.state_dict().items()})
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        parts: dict[str, dict] = {"network": {}, "target": {}, "projection": {}}
+        for key, value in state_dict.items():
+            head, _, rest = key.partition(".")
+            if head not in parts:
+                raise KeyError(f"unexpected muzero weight {key!r}")
+            parts[head][rest] = value
+        self.network.load_state_dict(parts["network"])
+        self.target_network.load_state_dict(parts["target"])
+        if self.projection is not None:
+            self.projection.load_state_dict(parts["projection"])
+        elif parts["projection"]:
+            raise KeyError("checkpoint has consistency projection weights; this config has consistency_coef 0")
+
+    def training_state(self) -> dict:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "updates": self.updates,
+            "update_rng": self.update_rng.bit_generator.state,
+            "streams": [g.bit_generator.state for g in self._streams],
+        }
+
+    def load_training_state(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.updates = int(state["updates"])
+        self.update_rng.bit_generator.state = state["update_rng"]
+        self._streams = [self._stream(i) for i in range(len(state["streams"]))]
+        for generator, saved in zip(self._streams, state["streams"]):
+            generator.bit_generator.state = saved
+
+    def eval(self) -> MuZeroAgent:
+        self.network.eval()
+        self.network.requires_grad_(False)
+        return self

@@ -1,0 +1,110 @@
+"""MuZero's hyperparameters for vector observations and discrete hockey actions.
+
+Defaults follow LightZero's MuZero (shared/design/agents.md, section 2a): 50 simulations, 5 TD
+steps, 5 unroll steps, Dirichlet 0.3 / 0.25 at the root, pUCT constants 1.25 / 19652, value
+loss weight 0.25, policy entropy 5e-3, a target network copied every 100 updates, prioritized
+replay with alpha 0.6 / beta 0.4, replay ratio 0.25 (the trainer's updates_per_step). Hockey's
+values: discount 0.975 (the tournament winner found 0.997 did not work), the 25-move action set,
+a support of -15..15 after the value transform (values up to about +-250).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arena.actions import ACTION_SETS
+
+
+@dataclass(frozen=True)
+class MuZeroConfig:
+    actions: str = "moves-25"
+    """Discrete action set: moves-25 (8 directions x 3 turns + shoot) or original-8."""
+    latent_dim: int = 128
+    """Size of the hidden state."""
+    hidden_dim: int = 256
+    """Width of the residual blocks."""
+    blocks: int = 2
+    """Residual blocks in the representation and dynamics networks."""
+    support_size: int = 15
+    """Values and rewards are categorical over the integers -S..S after the value transform h."""
+
+    num_simulations: int = 50
+    """Simulations per search."""
+    gumbel: bool = False
+    """Gumbel MuZero root search (Danihelka et al. 2022): sequential halving over sampled actions,
+    a policy improvement target; sound with few simulations."""
+    max_considered_actions: int = 16
+    """Actions sampled at the root with gumbel=True."""
+    dirichlet_alpha: float = 0.3
+    """Root noise concentration (pUCT search, when exploring)."""
+    dirichlet_weight: float = 0.25
+    """Share of root noise in the root prior."""
+    pb_c_init: float = 1.25
+    """pUCT exploration constant c1."""
+    pb_c_base: float = 19652.0
+    """pUCT exploration constant c2."""
+    temperature: float = 1.0
+    """Visit-count temperature when exploring (acting greedily otherwise)."""
+
+    discount: float = 0.975
+    """Discount factor."""
+    td_steps: int = 5
+    """n of the n-step value targets."""
+    unroll_steps: int = 5
+    """K: steps the dynamics are unrolled in training."""
+    batch_size: int = 256
+    """Sequences per update."""
+    lr: float = 3e-4
+    """Adam step size."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay."""
+    grad_clip_norm: float = 10.0
+    """Gradient norm clip."""
+    value_coef: float = 0.25
+    """Weight of the value loss."""
+    reward_coef: float = 1.0
+    """Weight of the reward loss."""
+    policy_coef: float = 1.0
+    """Weight of the policy loss."""
+    entropy_coef: float = 5e-3
+    """Weight of the policy entropy bonus."""
+    consistency_coef: float = 0.0
+    """Weight of the self-supervised consistency loss (EfficientZero's SimSiam; 0: off)."""
+    target_update_every: int = 100
+    """Updates between copies of the network into the target network (used for value bootstraps)."""
+    prioritized: bool = True
+    """Prioritized replay of sequence starts by their value error."""
+    priority_alpha: float = 0.6
+    """Priority exponent."""
+    priority_beta: float = 0.4
+    """Importance-weight exponent."""
+    reanalyze_ratio: float = 0.0
+    """Share of each batch whose root policy targets are recomputed by searching with the
+    current network (MuZero Reanalyse); 0 keeps the policies stored at collection."""
+    device: str = "auto"
+    """auto (cuda if available, else cpu), cpu, cuda or cuda:N."""
+
+    @property
+    def num_actions(self) -> int:
+        return len(ACTION_SETS[self.actions])
+
+    def __post_init__(self):
+        def fail(message: str) -> None:
+            raise ValueError(f"muzero config: {message}")
+
+        if self.actions not in ACTION_SETS:
+            fail(f"actions must be one of {', '.join(ACTION_SETS)}, got {self.actions!r}")
+        if min(self.latent_dim, self.hidden_dim, self.support_size, self.num_simulations) < 1 or self.blocks < 0:
+            fail("latent_dim, hidden_dim, support_size and num_simulations must be positive, blocks >= 0")
+        if self.gumbel and not 2 <= self.max_considered_actions <= self.num_actions:
+            fail(f"max_considered_actions must lie in [2, {self.num_actions}], got {self.max_considered_actions}")
+        if not 0 <= self.dirichlet_weight <= 1 or self.dirichlet_alpha <= 0:
+            fail("need dirichlet_alpha > 0 and dirichlet_weight in [0, 1]")
+        if not 0 <= self.discount <= 1 or self.td_steps < 1 or self.unroll_steps < 1:
+            fail("need discount in [0, 1], td_steps >= 1 and unroll_steps >= 1")
+        if self.temperature <= 0 or self.lr <= 0 or self.batch_size < 1 or self.target_update_every < 1:
+            fail("temperature, lr, batch_size and target_update_every must be positive")
+        if not 0 <= self.reanalyze_ratio <= 1:
+            fail(f"reanalyze_ratio must lie in [0, 1], got {self.reanalyze_ratio}")
+        if not 0 <= self.priority_alpha <= 1 or not 0 <= self.priority_beta <= 1:
+            fail("priority_alpha and priority_beta must lie in [0, 1]")

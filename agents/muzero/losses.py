@@ -1,0 +1,65 @@
+"""MuZero's training targets and losses as pure functions over (B, L) sequences.
+
+A sampled sequence holds L = unroll_steps + td_steps transitions. Position k (0..K) is the state
+before transition k: the root (k = 0) comes from the representation network, the others from
+unrolling the dynamics with the actions actually taken.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional
+
+from agents.common.distributional import scalar_to_support
+
+
+def n_step_targets(reward: torch.Tensor, done: torch.Tensor, terminated: torch.Tensor, bootstrap: torch.Tensor,
+                   discount: float, td_steps: int, positions: int) -> torch.Tensor:  # fmt: skip
+    """Value targets z_k = sum_{i<n} gamma^i r_{k+i} + gamma^n v(s_{k+n}) for k < positions.
+
+    Args:
+        reward, done, terminated: (B, L) per transition; ``done`` marks the end of an episode
+            (goal or time-out), ``terminated`` a goal (nothing follows it).
+        bootstrap: (B, L) the value of the state after each transition (from the target network).
+        td_steps: n.
+        positions: how many targets (K + 1).
+
+    An episode that ends inside the window stops the sum there; after a time-out it bootstraps
+    from the value of the last state, after a goal from nothing.
+    """
+    batch, length = reward.shape
+    if positions + td_steps - 1 > length:
+        raise ValueError(f"need {positions + td_steps - 1} transitions for {positions} targets of {td_steps} steps")
+    targets = []
+    for k in range(positions):
+        total = torch.zeros(batch, device=reward.device, dtype=reward.dtype)
+        alive = torch.ones_like(total)  # 1 while the episode has not ended within the window
+        for i in range(td_steps):
+            j = k + i
+            total = total + alive * discount**i * reward[:, j]
+            ends = alive * done[:, j]
+            total = total + ends * discount ** (i + 1) * (1 - terminated[:, j]) * bootstrap[:, j]
+            alive = alive * (1 - done[:, j])
+        total = total + alive * discount**td_steps * bootstrap[:, k + td_steps - 1]
+        targets.append(total)
+    return torch.stack(targets, dim=1)
+
+
+def support_loss(logits: torch.Tensor, target: torch.Tensor, support_size: int) -> torch.Tensor:
+    """Cross-entropy of (..., bins) logits against scalar targets (...) on the transformed support."""
+    return -(scalar_to_support(target, support_size) * functional.log_softmax(logits, dim=-1)).sum(-1)
+
+
+def policy_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of (..., A) logits against (..., A) target distributions."""
+    return -(target * functional.log_softmax(logits, dim=-1)).sum(-1)
+
+
+def entropy(logits: torch.Tensor) -> torch.Tensor:
+    log_p = functional.log_softmax(logits, dim=-1)
+    return -(log_p.exp() * log_p).sum(-1)
+
+
+def consistency_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Negative cosine similarity of (..., D) projections (EfficientZero's SimSiam loss)."""
+    return -functional.cosine_similarity(predicted, target.detach(), dim=-1)

@@ -1,0 +1,236 @@
+"""Batched Monte Carlo tree search over MuZero's learned model: one search for every game at once.
+
+The trees of all B games live in arrays indexed (game, node, action): children, priors, visit
+counts, value sums and rewards of edges, and the hidden state of every node (a tensor on the
+network's device). Each simulation descends all B trees together, one depth at a time, with
+vectorised NumPy; expands one new node per game with a single network call for the whole
+batch; and backs the values up along each game's path. Node n of every tree is created by
+simulation n, so no per-node Python objects exist.
+
+Two root rules:
+
+- pUCT (MuZero): Dirichlet noise on the root prior when exploring; child scores are the min-max
+  normalised Q plus prior * sqrt(N) / (1 + n) * (c1 + log((N + c2 + 1) / c2)). The policy is the
+  root's visit counts (with a temperature when exploring).
+- Gumbel (Danihelka et al. 2022): the root samples ``max_considered_actions`` actions without
+  replacement by Gumbel-top-k, splits the simulations among them by sequential halving on
+  g + logits + sigma(q), and plays the survivor; inside the tree, children are chosen
+  deterministically to match the improved policy softmax(logits + sigma(completed Q)). The
+  policy target is that improved policy at the root.
+
+All random draws of one search for one game come from that game's generator, so a batch of B
+games searches exactly as B separate searches with the same generators would.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from agents.common.distributional import support_to_scalar
+from agents.muzero.config import MuZeroConfig
+
+
+@dataclass
+class SearchResult:
+    action: np.ndarray  # (B,) chosen action indices
+    policy: np.ndarray  # (B, A) the policy target: visit distribution or Gumbel's improved policy
+    value: np.ndarray  # (B,) the root's search value
+    visits: np.ndarray  # (B, A) root visit counts
+
+
+class _Trees:
+    def __init__(self, batch: int, nodes: int, actions: int, latent: int, device):
+        self.children = np.full((batch, nodes, actions), -1, dtype=np.int64)
+        self.prior = np.zeros((batch, nodes, actions))
+        self.logits = np.zeros((batch, nodes, actions))
+        self.visits = np.zeros((batch, nodes, actions))
+        self.value_sum = np.zeros((batch, nodes, actions))
+        self.reward = np.zeros((batch, nodes, actions))
+        self.node_value = np.zeros((batch, nodes))  # the network's value estimate of each node
+        self.states = torch.zeros(batch, nodes, latent, device=device)
+        self.low = np.full(batch, np.inf)
+        self.high = np.full(batch, -np.inf)
+
+    def normalised(self, q: np.ndarray) -> np.ndarray:
+        """Min-max normalised values per game ((B, ...) with the game first), in [0, 1]."""
+        span = np.maximum(self.high - self.low, 0.01)  # LightZero's value_delta_max
+        low = np.where(np.isfinite(self.low), self.low, 0.0)
+        shape = (-1,) + (1,) * (q.ndim - 1)
+        return np.clip((q - low.reshape(shape)) / span.reshape(shape), 0.0, 1.0)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    z = np.exp(x - x.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def _completed_q(trees: _Trees, rows: np.ndarray, nodes: np.ndarray, discount: float) -> np.ndarray:
+    """(B, A) Q of each child, the node's value mixed with its visited children's Q where
+    unvisited (Danihelka et al. 2022, eq. 33), min-max normalised."""
+    visits, value_sum = trees.visits[rows, nodes], trees.value_sum[rows, nodes]
+    prior = trees.prior[rows, nodes]
+    q = np.divide(value_sum, visits, out=np.zeros_like(value_sum), where=visits > 0)
+    total = visits.sum(axis=1)
+    visited_prior = (prior * (visits > 0)).sum(axis=1)
+    weighted_q = (prior * q * (visits > 0)).sum(axis=1) / np.maximum(visited_prior, 1e-12)
+    v = trees.node_value[rows, nodes]
+    mixed = (v + total * weighted_q) / (1.0 + total)
+    mixed = np.where(total > 0, mixed, v)
+    completed = np.where(visits > 0, q, mixed[:, None])
+    return trees.normalised(completed)
+
+
+def _sigma(q: np.ndarray, max_visits: np.ndarray) -> np.ndarray:
+    return (50.0 + max_visits[:, None]) * 0.1 * q  # c_visit 50, c_scale 0.1
+
+
+def search(network, obs: torch.Tensor, generators: list[np.random.Generator], config: MuZeroConfig,
+           explore: bool) -> SearchResult:  # fmt: skip
+    """Search from the observations of B games (one generator per game); see the module docstring."""
+    batch = obs.shape[0]
+    actions, sims = config.num_actions, config.num_simulations
+    rows = np.arange(batch)
+    with torch.no_grad():
+        state, policy_logits, value_logits = network.initial(obs)
+        root_value = support_to_scalar(value_logits, config.support_size).cpu().numpy().astype(np.float64)
+        logits = policy_logits.cpu().numpy().astype(np.float64)
+    trees = _Trees(batch, sims + 1, actions, state.shape[-1], state.device)
+    trees.states[:, 0] = state
+    trees.logits[:, 0] = logits
+    prior = _softmax(logits)
+    gumbel = None
+    if config.gumbel:
+        gumbel = np.stack([g.gumbel(size=actions) for g in generators]) if explore else np.zeros((batch, actions))
+        considered = _gumbel_top_k(gumbel + logits, config.max_considered_actions)
+        schedule = _halving_schedule(sims, config.max_considered_actions)
+    elif explore and config.dirichlet_weight > 0:
+        noise = np.stack([g.dirichlet([config.dirichlet_alpha] * actions) for g in generators])
+        prior = (1 - config.dirichlet_weight) * prior + config.dirichlet_weight * noise
+    trees.prior[:, 0] = prior
+    trees.node_value[:, 0] = root_value
+
+    for sim in range(sims):
+        node = np.zeros(batch, dtype=np.int64)
+        active = np.ones(batch, dtype=bool)
+        path: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        leaf_node = np.zeros(batch, dtype=np.int64)
+        leaf_action = np.zeros(batch, dtype=np.int64)
+        depth = 0
+        while active.any():
+            if depth == 0 and gumbel is not None:
+                action = _gumbel_root_action(trees, gumbel, logits, considered, schedule[sim], config.discount)
+            elif gumbel is not None:
+                action = _gumbel_interior_action(trees, rows, node, config.discount)
+            else:
+                action = _puct_action(trees, rows, node, config)
+            path.append((node.copy(), action, active.copy()))
+            child = trees.children[rows, node, action]
+            leaf = active & (child < 0)
+            leaf_node[leaf], leaf_action[leaf] = node[leaf], action[leaf]
+            active &= child >= 0
+            node = np.where(active, child, node)
+            depth += 1
+        with torch.no_grad():
+            parent = trees.states[torch.as_tensor(rows), torch.as_tensor(leaf_node)]
+            action_tensor = torch.as_tensor(leaf_action, device=parent.device)
+            new_state, reward_logits, policy_logits, value_logits = network.recurrent(parent, action_tensor)
+            reward = support_to_scalar(reward_logits, config.support_size).cpu().numpy().astype(np.float64)
+            value = support_to_scalar(value_logits, config.support_size).cpu().numpy().astype(np.float64)
+            child_logits = policy_logits.cpu().numpy().astype(np.float64)
+        index = sim + 1
+        trees.states[:, index] = new_state
+        trees.children[rows, leaf_node, leaf_action] = index
+        trees.reward[rows, leaf_node, leaf_action] = reward
+        trees.logits[:, index] = child_logits
+        trees.prior[:, index] = _softmax(child_logits)
+        trees.node_value[:, index] = value
+        ret = value
+        for nodes, acts, on in reversed(path):
+            ret = np.where(on, trees.reward[rows, nodes, acts] + config.discount * ret, ret)
+            trees.visits[rows[on], nodes[on], acts[on]] += 1
+            trees.value_sum[rows[on], nodes[on], acts[on]] += ret[on]
+            trees.low = np.where(on, np.minimum(trees.low, ret), trees.low)
+            trees.high = np.where(on, np.maximum(trees.high, ret), trees.high)
+
+    visits = trees.visits[:, 0].copy()
+    value = trees.value_sum[:, 0].sum(axis=1) / np.maximum(visits.sum(axis=1), 1)
+    if gumbel is not None:
+        q = _completed_q(trees, rows, np.zeros(batch, dtype=np.int64), config.discount)
+        score = _sigma(q, visits.max(axis=1))
+        policy = _softmax(logits + score)
+        final = np.where(considered, gumbel + logits + score, -np.inf)
+        # the survivor of sequential halving: among the most visited considered actions, the best score
+        most = visits == np.where(considered, visits, -1).max(axis=1, keepdims=True)
+        action = np.argmax(np.where(most & considered, final, -np.inf), axis=1)
+        return SearchResult(action, policy, value, visits)
+    policy = visits / visits.sum(axis=1, keepdims=True)
+    if explore:
+        tempered = visits ** (1.0 / config.temperature)
+        tempered /= tempered.sum(axis=1, keepdims=True)
+        action = np.array([g.choice(actions, p=p) for g, p in zip(generators, tempered)])
+    else:
+        action = np.argmax(visits + 1e-6 * trees.prior[:, 0], axis=1)  # ties go to the prior
+    return SearchResult(action, policy, value, visits)
+
+
+def _puct_action(trees: _Trees, rows: np.ndarray, node: np.ndarray, config: MuZeroConfig) -> np.ndarray:
+    visits = trees.visits[rows, node]
+    total = visits.sum(axis=1, keepdims=True)
+    q = np.divide(trees.value_sum[rows, node], visits, out=np.zeros_like(visits), where=visits > 0)
+    q = np.where(visits > 0, trees.normalised(q), 0.0)
+    c = config.pb_c_init + np.log((total + config.pb_c_base + 1) / config.pb_c_base)
+    score = q + trees.prior[rows, node] * np.sqrt(total + 1) / (1 + visits) * c
+    return np.argmax(score, axis=1)
+
+
+def _gumbel_top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """(B, A) bool: the k best actions of each game."""
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    mask = np.zeros_like(scores, dtype=bool)
+    np.put_along_axis(mask, top, True, axis=1)
+    return mask
+
+
+def _halving_schedule(simulations: int, considered: int) -> list[int]:
+    """Sequential halving as a visit target per simulation: simulation i goes to a considered
+    root action that has been visited exactly ``schedule[i]`` times. Each phase gives every
+    remaining action the same number of visits (at least one), then halves the field; the budget
+    is spread over ceil(log2(m)) phases (Danihelka et al. 2022, as in mctx)."""
+    phases = max(1, math.ceil(math.log2(considered)))
+    schedule: list[int] = []
+    visits = [0] * considered
+    remaining = considered
+    while len(schedule) < simulations:
+        extra = max(1, simulations // (phases * remaining))
+        for _ in range(extra):
+            schedule += visits[:remaining]
+            for index in range(remaining):
+                visits[index] += 1
+        remaining = max(2, remaining // 2)
+    return schedule[:simulations]
+
+
+def _gumbel_root_action(trees, gumbel, logits, considered, target_visits, discount) -> np.ndarray:
+    """Among the considered actions visited exactly ``target_visits`` times, the best by
+    g + logits + sigma(q): the survivors of sequential halving are the best-scoring ones."""
+    batch = gumbel.shape[0]
+    rows, root = np.arange(batch), np.zeros(batch, dtype=np.int64)
+    visits = trees.visits[:, 0]
+    q = _completed_q(trees, rows, root, discount)
+    score = np.where(considered, gumbel + logits + _sigma(q, visits.max(axis=1)), -np.inf)
+    due = considered & (visits == target_visits)
+    fewest = np.where(considered, visits, np.inf).min(axis=1, keepdims=True)
+    due = np.where(due.any(axis=1, keepdims=True), due, considered & (visits == fewest))
+    return np.argmax(np.where(due, score, -np.inf), axis=1)
+
+
+def _gumbel_interior_action(trees, rows, node, discount) -> np.ndarray:
+    """argmax of improved policy - N(a) / (1 + sum N): visits follow softmax(logits + sigma(q))."""
+    visits = trees.visits[rows, node]
+    q = _completed_q(trees, rows, node, discount)
+    improved = _softmax(trees.logits[rows, node] + _sigma(q, visits.max(axis=1)))
+    return np.argmax(improved - visits / (1.0 + visits.sum(axis=1, keepdims=True)), axis=1)

@@ -1,0 +1,184 @@
+"""MuZero: the value transform and supports, MCTS on tiny known games, batched search against
+separate searches, n-step targets on a hand-made trajectory, prioritized replay, checkpoint round
+trip and determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from agents import load_policy, make_agent, save_policy
+from agents.common.buffer import ReplayBuffer
+from agents.common.distributional import (
+    inverse_value_transform,
+    scalar_to_support,
+    support_to_scalar,
+    value_transform,
+)
+from agents.muzero import MuZeroConfig
+from agents.muzero.losses import n_step_targets
+from agents.muzero.mcts import _halving_schedule, search
+from agents.muzero.networks import MuZeroNetwork
+
+SMALL = {"device": "cpu", "latent_dim": 16, "hidden_dim": 32, "num_simulations": 8, "batch_size": 8, "unroll_steps": 3,
+         "td_steps": 3}  # fmt: skip
+
+
+def test_value_transform_and_support_round_trip():
+    x = torch.tensor([-400.0, -10.0, -1.0, -0.1, 0.0, 0.3, 2.0, 10.0, 250.0], dtype=torch.float64)
+    assert torch.allclose(inverse_value_transform(value_transform(x)), x, atol=1e-9)
+    assert value_transform(torch.tensor(3.0)) == pytest.approx(1.0 + 0.003)
+    support = scalar_to_support(x[1:-1], 15)
+    assert support.shape == (7, 31) and torch.allclose(support.sum(-1), torch.ones(7, dtype=torch.float64))
+    decoded = support_to_scalar(torch.log(support.clamp(min=1e-30)), 15)
+    assert torch.allclose(decoded, x[1:-1], atol=1e-6)
+
+
+class _KnownGame(torch.nn.Module):
+    """A fake model: the state remembers the moves so far; ``rewarding(state, action)`` pays 1."""
+
+    def __init__(self, num_actions: int, support: int, rewarding):
+        super().__init__()
+        self.num_actions, self.support, self.rewarding = num_actions, support, rewarding
+
+    def _logits(self, values: torch.Tensor) -> torch.Tensor:
+        return torch.log(scalar_to_support(values, self.support).clamp(min=1e-12))
+
+    def initial(self, obs):
+        batch = obs.shape[0]
+        zeros = torch.zeros(batch)
+        return torch.zeros(batch, 2), torch.zeros(batch, self.num_actions), self._logits(zeros)
+
+    def recurrent(self, state, action):
+        reward = torch.tensor([float(self.rewarding(s, int(a))) for s, a in zip(state.tolist(), action.tolist())])
+        depth = state[:, 1] + 1
+        next_state = torch.stack([torch.where(depth == 1, action.float(), state[:, 0]), depth], dim=1)
+        zeros = torch.zeros(state.shape[0])
+        return next_state, self._logits(reward), torch.zeros(state.shape[0], self.num_actions), self._logits(zeros)
+
+
+@pytest.mark.parametrize("gumbel", [False, True])
+def test_search_finds_the_rewarding_move(gumbel):
+    config = MuZeroConfig(num_simulations=60, support_size=5, gumbel=gumbel, max_considered_actions=25)
+    game = _KnownGame(config.num_actions, 5, lambda state, action: action == 17 and state[1] == 0)
+    streams = [np.random.default_rng(i) for i in range(3)]
+    result = search(game, torch.zeros(3, 18), streams, config, explore=False)
+    assert result.action.tolist() == [17, 17, 17]
+    assert np.allclose(result.policy.sum(axis=1), 1) and (result.policy.argmax(axis=1) == 17).all()
+    assert result.visits.sum(axis=1).tolist() == [60, 60, 60]
+
+
+def test_search_looks_ahead_two_moves():
+    # only move 3 after move 1 pays: move 1 itself earns nothing
+    config = MuZeroConfig(actions="original-8", num_simulations=200, support_size=5, discount=0.9)
+    game = _KnownGame(8, 5, lambda state, action: state[1] == 1 and state[0] == 1 and action == 3)
+    result = search(game, torch.zeros(2, 18), [np.random.default_rng(0), np.random.default_rng(1)], config, False)
+    assert result.action.tolist() == [1, 1]
+    assert result.value == pytest.approx([0.9, 0.9], abs=0.3)
+
+
+@pytest.mark.parametrize("gumbel", [False, True])
+def test_batched_search_equals_separate_searches(gumbel):
+    config = MuZeroConfig(num_simulations=12, latent_dim=16, hidden_dim=32, gumbel=gumbel, max_considered_actions=8)
+    torch.manual_seed(0)
+    network = MuZeroNetwork(config, 18).eval()
+    for parameter in network.parameters():  # random weights instead of the zero-initialised heads
+        torch.nn.init.normal_(parameter, std=0.3)
+    obs = torch.as_tensor(np.random.default_rng(0).normal(size=(4, 18)), dtype=torch.float32)
+    together = search(network, obs, [np.random.default_rng([7, i]) for i in range(4)], config, explore=True)
+    for i in range(4):
+        alone = search(network, obs[i : i + 1], [np.random.default_rng([7, i])], config, explore=True)
+        assert alone.action[0] == together.action[i]
+        assert np.allclose(alone.policy[0], together.policy[i], atol=1e-4)  # float32 batch rounding
+        assert np.allclose(alone.visits[0], together.visits[i])
+
+
+def test_halving_schedule_uses_every_simulation():
+    schedule = _halving_schedule(50, 16)
+    assert len(schedule) == 50
+    assert schedule[:16] == [0] * 16  # first every considered action once
+    assert schedule[16:24] == [1] * 8  # then the better half a second time, and so on
+    assert _halving_schedule(60, 25)[:25] == [0] * 25
+
+
+def test_n_step_targets_on_a_hand_made_trajectory():
+    reward = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]])
+    bootstrap = torch.tensor([[10.0, 20.0, 30.0, 40.0, 50.0, 60.0]])  # value of the state after each step
+    none = torch.zeros(1, 6)
+    g = 0.5
+    z = n_step_targets(reward, none, none, bootstrap, g, td_steps=2, positions=3)
+    assert z.tolist() == [[1 + g * 2 + g**2 * 20, 2 + g * 3 + g**2 * 30, 3 + g * 4 + g**2 * 40]]
+    # a goal at step 1: the sum stops there, nothing is bootstrapped after it
+    done = torch.tensor([[0.0, 1.0, 0.0, 0.0, 0.0, 0.0]])
+    z = n_step_targets(reward, done, done, bootstrap, g, td_steps=3, positions=2)
+    assert z[0].tolist() == [1 + g * 2, 2]
+    # a time-out at step 1: bootstrapped from the value after it
+    z = n_step_targets(reward, done, none, bootstrap, g, td_steps=3, positions=2)
+    assert z[0].tolist() == [1 + g * 2 + g**2 * 20, 2 + g * 20]
+    with pytest.raises(ValueError, match="transitions"):
+        n_step_targets(reward, none, none, bootstrap, g, td_steps=5, positions=3)
+
+
+def test_prioritized_sequences_prefer_high_priority_starts():
+    buffer = ReplayBuffer(200, 2, 3, 1, extras={"tag": ()}, prioritized=True)
+    for t in range(50):
+        buffer.add(np.full((2, 3), t), np.zeros((2, 1)), np.zeros(2), np.zeros((2, 3)), [False] * 2, [False] * 2,
+                   extras={"tag": np.array([t, t])})  # fmt: skip
+    rng = np.random.default_rng(0)
+    batch = buffer.sample_sequences(64, 4, rng, alpha=1.0)
+    buffer.update_priorities(batch.index, np.full(64, 1e-3))
+    buffer.update_priorities((np.array([10]), np.array([1])), np.array([1e3]))
+    later = buffer.sample_sequences(200, 4, rng, alpha=1.0)
+    assert (later.obs[:, 0, 0] == 10).float().mean() > 0.5
+    assert torch.equal(later.extras["tag"][:, 0], later.obs[:, 0, 0])
+    assert later.weights.shape == (200,) and later.weights.max() == 1.0
+    with pytest.raises(ValueError, match="positive"):
+        buffer.update_priorities(later.index, np.zeros(200))
+
+
+def _filled_buffer(agent) -> ReplayBuffer:
+    rng = np.random.default_rng(0)
+    buffer = ReplayBuffer(400, 2, 18, 4, extras=agent.buffer_extras, prioritized=True)
+    for t in range(60):
+        actions = agent.random_act(2, rng)
+        buffer.add(rng.normal(size=(2, 18)), actions, rng.normal(size=2), rng.normal(size=(2, 18)),
+                   [t % 25 == 24] * 2, [False] * 2, extras=agent.last_extras())  # fmt: skip
+    return buffer
+
+
+def test_update_is_deterministic_and_sets_priorities():
+    runs = []
+    for _ in range(2):
+        agent = make_agent("muzero", overrides={**SMALL, "consistency_coef": 2.0, "reanalyze_ratio": 0.5}, seed=4)
+        buffer, rng = _filled_buffer(agent), np.random.default_rng(1)
+        metrics = []
+        for _ in range(5):
+            batch = buffer.sample_sequences(8, agent.sequence_length, rng, **agent.sampling)
+            metrics.append(agent.update(batch))
+            buffer.update_priorities(batch.index, agent.last_priorities)
+        runs.append((metrics, agent.act(np.zeros((2, 18), dtype=np.float32))))
+    assert runs[0][0] == runs[1][0] and np.array_equal(runs[0][1], runs[1][1])
+    assert set(runs[0][0][0]) >= {"value_loss", "reward_loss", "policy_loss", "consistency_loss"}
+
+
+def test_checkpoint_round_trip_gives_identical_moves(tmp_path):
+    agent = make_agent("muzero", overrides=SMALL, seed=2)
+    buffer, rng = _filled_buffer(agent), np.random.default_rng(0)
+    agent.update(buffer.sample_sequences(8, agent.sequence_length, rng, **agent.sampling))
+    save_policy(tmp_path / "muzero.pt", agent, step=3)
+    obs = np.random.default_rng(5).normal(size=(3, 18)).astype(np.float32)
+    first, second = load_policy(tmp_path / "muzero.pt", "cpu"), load_policy(tmp_path / "muzero.pt", "cpu")
+    moves = first.act(obs)
+    assert np.array_equal(moves, second.act(obs))
+    assert all(any(np.array_equal(move, row) for row in first.agent.actions.table) for move in moves)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [({"actions": "moves-99"}, "actions"), ({"gumbel": True, "max_considered_actions": 1}, "considered"),
+     ({"reanalyze_ratio": 2.0}, "reanalyze_ratio"), ({"td_steps": 0}, "td_steps")],
+)  # fmt: skip
+def test_bad_configs_are_refused(values, message):
+    with pytest.raises(ValueError, match=message):
+        MuZeroConfig(**values)
