@@ -10,7 +10,12 @@ from agents.base import AgentSpec, config_from_dict, parse_overrides
 from agents.sac import SACConfig
 from arena import play_games
 
-SMALL = {"sac": {"hidden": [16, 16], "device": "cpu"}}
+SMALL = {  # small networks and searches: this test checks the interface, not playing strength
+    "sac": {"hidden": [16, 16], "device": "cpu"},
+    "tdmpc2": {"enc_dim": 32, "mlp_dim": 32, "latent_dim": 16, "num_samples": 16, "num_elites": 4, "num_pi_trajs": 2,
+               "iterations": 2, "device": "cpu"},
+    "muzero": {"latent_dim": 16, "hidden_dim": 32, "num_simulations": 4, "device": "cpu"},
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(AGENTS))
