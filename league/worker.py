@@ -38,6 +38,7 @@ from arena.match import play_games
 from evaluation.ratings import rate_games
 from evaluation.stats import WDL
 from league.config import LeagueConfig, LearnerSettings, open_league
+from league.lease import Lease, LeaseError
 from league.ledger import LedgerReader, LedgerWriter
 from league.matchmaking import evaluation_pairings, recent_scores, training_mix
 from league.pool import Pool
@@ -69,7 +70,8 @@ class LearnerWorker:
         log: where progress lines go.
     """
 
-    def __init__(self, league_dir, config: LeagueConfig, name: str, deadline: float | None = None, log=print):
+    def __init__(self, league_dir, config: LeagueConfig, name: str, deadline: float | None = None, log=print,
+                 lease_wait: float = 0.0):  # fmt: skip
         self.league_dir = Path(league_dir)
         self.config = config
         self.settings: LearnerSettings = config.learner(name)
@@ -80,9 +82,24 @@ class LearnerWorker:
         self.state_path = self.run_dir / "league_state.json"
         self.stop_reason: str | None = None
         self.timing: dict[str, float] = {}
+        self.lease = Lease(self.run_dir / "owner.json", f"learner {name}",
+                           on_lost=lambda: self.request_stop("another process took over this learner"))  # fmt: skip
+        self.lease_wait = lease_wait
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> dict:
+        """Run until the learner's budget, the deadline or a stop signal; returns a summary.
+
+        Raises:
+            LeaseError: another live process is running this learner.
+        """
+        self.lease.acquire(wait=self.lease_wait)
+        try:
+            return self._run()
+        finally:
+            self.lease.release()
+
+    def _run(self) -> dict:
         config, settings = self.config, self.settings
         self.state = self._load_state()
         self.timing = dict(self.state.get("timing", {}))
@@ -427,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         config = open_league(args.league_dir)
         LearnerWorker(args.league_dir, config, args.learner, deadline=args.deadline,
                       log=lambda line: print(line, flush=True)).run()  # fmt: skip
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, LeaseError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from league.config import open_league  # noqa: E402
+from league.lease import LeaseError  # noqa: E402
 from league.manager import run_league  # noqa: E402
 from league.worker import LearnerWorker  # noqa: E402
 
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             worker.run()
             return 0
         return run_league(args.league_dir, args.config, minutes=args.minutes, log=lambda line: print(line, flush=True))
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, LeaseError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -1,6 +1,7 @@
 """The league: config validation, the snapshot pool's integrity checks, the leaderboard from a
 synthetic ledger, changing a collector's opponent mix, a smoke run of the default league, and a
-learner killed with SIGKILL mid-league that restarts without lost or double-counted games."""
+learner killed with SIGKILL mid-league that restarts without lost or double-counted games (and a
+second process for a running learner refused)."""
 
 from __future__ import annotations
 
@@ -212,6 +213,8 @@ def test_sigkill_mid_league_then_restart_keeps_the_record_consistent(tmp_path):
             time.sleep(0.2)
         else:
             pytest.fail("the league made no progress")
+        second = _league(league, "--learner", "a", "--minutes", "0.1")  # the same learner, twice at once
+        assert second.returncode == 2 and "learner a is already running" in second.stderr
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
