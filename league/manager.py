@@ -148,3 +148,27 @@ def run_league(league_dir, config_path=None, minutes: float | None = None, log=p
     """Create or resume the league in ``league_dir`` and run it; returns an exit status."""
     config = open_league(league_dir, config_path, create=True)
     return LeagueManager(league_dir, config, minutes=minutes, log=log).run()
+
+
+def run_reporter(league_dir, minutes: float = 0.0, log=print) -> int:
+    """Refresh the ratings and the leaderboard every ``report_every`` seconds until the time is up
+    or a stop signal (SIGINT, SIGTERM, SIGUSR1) arrives; what a cluster's reporter job runs."""
+    config = open_league(league_dir)
+    manager = LeagueManager(league_dir, config, minutes=minutes, log=log)
+    stop = {"reason": None}
+
+    def handler(signum, frame):
+        stop["reason"] = signal.Signals(signum).name
+
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
+    try:
+        while stop["reason"] is None and (manager.deadline is None or time.time() < manager.deadline):
+            manager.report()
+            end = time.time() + config.league.report_every
+            while stop["reason"] is None and time.time() < end:
+                time.sleep(0.2)
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+    manager.report(final=True)
+    return 0
