@@ -147,6 +147,24 @@ def test_resume_continues_exactly(tmp_path):
     assert _weights(tmp_path / "split") == _weights(tmp_path / "straight")
 
 
+MODEL_BASED = {
+    "tdmpc2": ("enc_dim=16", "mlp_dim=16", "latent_dim=16", "num_samples=16", "num_elites=4", "num_pi_trajs=2",
+               "iterations=2", "batch_size=8", "device='cpu'"),
+    "muzero": ("latent_dim=16", "hidden_dim=16", "num_simulations=4", "batch_size=8", "unroll_steps=2", "td_steps=2",
+               "consistency_coef=1.0", "reanalyze_ratio=0.5", "device='cpu'"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("agent", sorted(MODEL_BASED))
+def test_model_based_agents_train_and_resume_exactly(agent, tmp_path):
+    settings = {**TINY, "set": MODEL_BASED[agent], "updates_per_step": 0.1}
+    straight = train(TrainConfig(agent=agent, steps=480, run_dir=str(tmp_path / "straight"), **settings))
+    train(TrainConfig(agent=agent, steps=240, run_dir=str(tmp_path / "split"), **settings))
+    second = train(TrainConfig(agent=agent, steps=480, run_dir=str(tmp_path / "split"), resume=True, **settings))
+    assert second["updates"] == straight["updates"] > 0 and second["episodes"] == straight["episodes"]
+    assert _weights(tmp_path / "split") == _weights(tmp_path / "straight")
+
+
 def test_existing_run_needs_resume_and_resume_needs_the_same_settings(tmp_path):
     train(TrainConfig(steps=400, run_dir=str(tmp_path), **TINY))
     with pytest.raises(FileExistsError, match="--resume"):
