@@ -15,22 +15,8 @@ import pandas as pd
 
 from agents.checkpoint import atomic_write
 
-COLUMNS = {
-    "rank": "rank",
-    "member": "member",
-    "status": "status",
-    "algorithm": "algorithm",
-    "step": "step",
-    "mu": "mu",
-    "sigma": "sigma",
-    "conservative": "mu-3sigma",
-    "games": "games",
-    "wins": "W",
-    "draws": "D",
-    "losses": "L",
-    "vs_weak": "win vs weak [95% CI]",
-    "vs_strong": "win vs strong [95% CI]",
-}
+DISPLAY_COLUMNS = ["rank", "member", "status", "algorithm", "step", "mu", "sigma", "mu-3sigma", "games", "W", "D", "L",
+                   "win vs weak [95% CI]", "win vs strong [95% CI]"]  # fmt: skip
 
 
 def _rate_cell(rate: float, low: float, high: float, games: int) -> str:
@@ -41,13 +27,13 @@ def _rate_cell(rate: float, low: float, high: float, games: int) -> str:
 
 def leaderboard_frame(rows: list[dict]) -> pd.DataFrame:
     """Rows (dicts with the numeric fields of ``league.standings``) as the leaderboard's data frame."""
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return pd.DataFrame(columns=list(COLUMNS))
-    return frame
+    return pd.DataFrame(rows)
 
 
 def _display(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table as people read it: rounded numbers, win rates with their intervals."""
+    if frame.empty:
+        return pd.DataFrame(columns=DISPLAY_COLUMNS)
     shown = pd.DataFrame({
         "rank": frame["rank"],
         "member": frame["member"],
@@ -74,7 +60,7 @@ def _display(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
-    shown = _display(frame) if len(frame) else pd.DataFrame(columns=list(COLUMNS.values()))
+    shown = _display(frame)
     header = "| " + " | ".join(shown.columns) + " |"
     rule = "|" + "|".join("---:" if c in ("rank", "games", "W", "D", "L") else "---" for c in shown.columns) + "|"
     body = ["| " + " | ".join(str(v) for v in row) + " |" for row in shown.itertuples(index=False)]
@@ -174,7 +160,7 @@ def write_reports(
     atomic_write(paths["leaderboard.md"], lambda f: f.write("\n".join(md).encode()))
     csv_text = frame.to_csv(index=False)
     atomic_write(paths["leaderboard.csv"], lambda f: f.write(csv_text.encode()))
-    shown = _display(frame) if len(frame) else pd.DataFrame(columns=list(COLUMNS.values()))
+    shown = _display(frame)
     body = shown.to_html(index=False, border=0, classes="leaderboard")
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
