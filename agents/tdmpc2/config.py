@@ -99,7 +99,7 @@ class TDMPC2Config:
     episodic: bool = True
     """Learn a termination head and stop value rollouts at predicted episode ends."""
     compile: bool = False
-    """torch.compile the update and the planner (worth it on a GPU; eager otherwise)."""
+    """torch.compile the planner (first call compiles for a minute or two; the update stays eager)."""
     device: str = "auto"
     """auto (cuda if available, else cpu), cpu, cuda or cuda:N."""
 
