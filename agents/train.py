@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -33,12 +32,11 @@ from agents.checkpoint import CheckpointError, atomic_write, load_training_check
 from agents.collect import Collector, EpisodeEnd
 from agents.common.buffer import ReplayBuffer
 from agents.common.logger import make_logger
-from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states
+from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states, stop_signals
 from agents.registry import entry, make_agent, make_config, make_opponent, save_policy
 from arena.hockey.constants import Mode
 
 MODES = ("normal", "train_shooting", "train_defense", "curriculum")
-STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGUSR1")
 
 
 @dataclass(frozen=True)
@@ -202,16 +200,15 @@ class Trainer:
     # ------------------------------------------------------------------ main loop
     def run(self) -> dict:
         """Train until ``steps`` or a stop signal; returns a summary (also in RUN_DIR/summary.json)."""
-        previous = self._install_signal_handlers()
-        try:
-            self.open()
-            status = self.train(self.config.steps)
-            if status == "finished" and (not self.latest_eval or self.latest_eval.get("step") != self.step):
-                self.evaluate()
-            self.save()
-        finally:
-            self.close()
-            self._restore_signal_handlers(previous)
+        with stop_signals(self.request_stop):
+            try:
+                self.open()
+                status = self.train(self.config.steps)
+                if status == "finished" and (not self.latest_eval or self.latest_eval.get("step") != self.step):
+                    self.evaluate()
+                self.save()
+            finally:
+                self.close()
         summary = {
             "status": status,
             "step": self.step,
@@ -483,28 +480,6 @@ class Trainer:
     def _write_json(self, name: str, data: dict) -> None:
         text = json.dumps(data, indent=2) + "\n"
         atomic_write(self.run_dir / name, lambda file: file.write(text.encode()))
-
-    # ------------------------------------------------------------------ signals
-    def _install_signal_handlers(self) -> dict:
-        previous = {}
-
-        def handler(signum, frame):
-            self.request_stop(signal.Signals(signum).name)
-
-        for name in STOP_SIGNALS:
-            number = getattr(signal, name, None)
-            if number is None:
-                continue
-            try:
-                previous[number] = signal.signal(number, handler)
-            except ValueError:  # not the main thread: the caller handles signals
-                pass
-        return previous
-
-    @staticmethod
-    def _restore_signal_handlers(previous: dict) -> None:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def _slug(label: str) -> str:

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from agents.common.runtime import stop_signals
 from league.config import LeagueConfig, open_league
 from league.ledger import LedgerReader
 from league.pool import Pool
@@ -155,20 +156,12 @@ def run_reporter(league_dir, minutes: float = 0.0, log=print) -> int:
     or a stop signal (SIGINT, SIGTERM, SIGUSR1) arrives; what a cluster's reporter job runs."""
     config = open_league(league_dir)
     manager = LeagueManager(league_dir, config, minutes=minutes, log=log)
-    stop = {"reason": None}
-
-    def handler(signum, frame):
-        stop["reason"] = signal.Signals(signum).name
-
-    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
-    try:
-        while stop["reason"] is None and (manager.deadline is None or time.time() < manager.deadline):
+    stopped: list[str] = []
+    with stop_signals(stopped.append):
+        while not stopped and (manager.deadline is None or time.time() < manager.deadline):
             manager.report()
             end = time.time() + config.league.report_every
-            while stop["reason"] is None and time.time() < end:
+            while not stopped and time.time() < end:
                 time.sleep(0.2)
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
     manager.report(final=True)
     return 0

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import signal
 import sys
 import threading
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.checkpoint import atomic_write, weights_sha256
+from agents.common.runtime import stop_signals
 from agents.registry import load_agent
 from agents.train import Hooks, Trainer
 from arena.match import play_games
@@ -117,20 +117,19 @@ class LearnerWorker:
             self.trainer.agent.load_state_dict(initial.state_dict())
             self.trainer.parent = weights_sha256(initial.state_dict())  # lineage: the snapshots descend from it
             self.log(f"[{self.name}] starting from the weights of {settings.init}")
-        previous = self._install_signal_handlers()
-        timer = self._start_deadline_timer()
-        self.trainer.open()
-        self.mix_rng = np.random.default_rng([config.league.seed, settings.seed, 29])
-        status = "stopped"
-        try:
-            status = self._loop()
-        finally:
-            if timer is not None:
-                timer.cancel()
-            self._save_state()
-            self.trainer.close()
-            self.writer.close()
-            self._restore_signal_handlers(previous)
+        with stop_signals(self.request_stop):
+            timer = self._start_deadline_timer()
+            self.trainer.open()
+            self.mix_rng = np.random.default_rng([config.league.seed, settings.seed, 29])
+            status = "stopped"
+            try:
+                status = self._loop()
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                self._save_state()
+                self.trainer.close()
+                self.writer.close()
         summary = {"learner": self.name, "status": status, "step": self.trainer.step, "round": self.state["round"]}
         self.log(f"[{self.name}] {status} at step {self.trainer.step} (round {self.state['round']})")
         return summary
@@ -396,29 +395,6 @@ class LearnerWorker:
         self.stop_reason = self.stop_reason or reason
         if hasattr(self, "trainer"):
             self.trainer.request_stop(reason)
-
-    def _install_signal_handlers(self) -> dict:
-        previous = {}
-
-        def handler(signum, frame):
-            self.request_stop(signal.Signals(signum).name)
-
-        for name in ("SIGINT", "SIGTERM", "SIGUSR1"):
-            number = getattr(signal, name, None)
-            if number is None:
-                continue
-            try:
-                previous[number] = signal.signal(
-                    number, lambda signum, frame: self.request_stop(signal.Signals(signum).name)
-                )
-            except ValueError:  # not the main thread
-                pass
-        return previous
-
-    @staticmethod
-    def _restore_signal_handlers(previous: dict) -> None:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
     def _start_deadline_timer(self):
         if self.deadline is None:

@@ -7,7 +7,9 @@ at an entry point; ``rng_states``/``set_rng_states`` capture and restore them fo
 
 from __future__ import annotations
 
+import contextlib
 import random
+import signal
 
 import numpy as np
 import torch
@@ -69,3 +71,31 @@ def _plain(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     return value
+
+
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGUSR1")  # Ctrl-C, a kill, SLURM's warning before the time limit
+
+
+@contextlib.contextmanager
+def stop_signals(on_stop):
+    """While inside, SIGINT, SIGTERM and SIGUSR1 call ``on_stop(signal name)`` instead of killing
+    the process (so it can save and return); the previous handlers come back on exit. Outside the
+    main thread, where Python cannot install handlers, it does nothing: the caller handles signals."""
+    previous = {}
+
+    def handler(signum, frame):
+        on_stop(signal.Signals(signum).name)
+
+    for name in STOP_SIGNALS:
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        try:
+            previous[number] = signal.signal(number, handler)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
