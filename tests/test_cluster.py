@@ -17,34 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
+from tiny_league import tiny_league_toml
 
 from league.ledger import read_ledger
 from league.standings import compute_standings
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_TOML = """
-[league]
-round_steps = 300
-minutes = 0
-report_every = 3
-[promotion]
-min_games = 8
-anchor_games = 4
-opponents = 2
-threshold = 0.1
-[evaluation]
-pairs_per_round = 1
-games_per_pair = 4
-n_envs = 4
-"""
-LEARNER = """
-[[learners]]
-name = "{name}"
-seed = {seed}
-device = "cpu"
-train = {{n_envs = 4, learning_starts = 100, buffer_size = 4000, updates_per_step = 0.05, log_every = 100}}
-set = {{batch_size = 16, hidden = [16, 16]}}
-"""
 
 
 def _league(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -54,7 +32,7 @@ def _league(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 def _config(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.toml"
-    path.write_text(TINY_TOML + LEARNER.format(name="a", seed=0) + LEARNER.format(name="b", seed=1))
+    path.write_text(tiny_league_toml("a", "b", report_every=3))
     return path
 
 

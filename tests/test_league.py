@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_league import tiny_league_toml
 
 from agents.collect import Collector
 from agents.registry import make_agent, make_opponent, save_policy
@@ -25,26 +26,7 @@ from league.pool import MemberError, Pool
 from league.standings import compute_standings, write_leaderboard
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_TOML = """
-[league]
-round_steps = 300
-minutes = 0
-report_every = 2
-[promotion]
-min_games = 8
-anchor_games = 4
-opponents = 2
-threshold = 0.1
-[evaluation]
-pairs_per_round = 1
-games_per_pair = 4
-n_envs = 4
-[[learners]]
-name = "a"
-device = "cpu"
-train = {n_envs = 4, learning_starts = 100, buffer_size = 4000, updates_per_step = 0.05, log_every = 100}
-set = {batch_size = 16, hidden = [16, 16]}
-"""
+TINY_TOML = tiny_league_toml("a")
 
 
 # ---------------------------------------------------------------------------- config
