@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.base import AgentSpec, FrozenPolicy, config_from_dict, config_to_dict
+from agents.base import AgentSpec, FrozenPolicy, config_from_dict, config_to_dict, parse_overrides
 from agents.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from agents.muzero import MuZeroAgent, MuZeroConfig
 from agents.sac import SACAgent, SACConfig
@@ -97,13 +97,20 @@ def save_policy(
     )
 
 
-def agent_from_checkpoint(checkpoint: Checkpoint, device: str | None = None, where: str = "checkpoint"):
-    """Rebuild an agent from a loaded checkpoint's stored config and weights."""
+def agent_from_checkpoint(checkpoint: Checkpoint, device: str | None = None, where: str = "checkpoint",
+                          overrides: tuple[str, ...] = ()):  # fmt: skip
+    """Rebuild an agent from a loaded checkpoint's stored config and weights.
+
+    ``overrides`` (``key=value`` strings) change settings that leave the weights' shapes alone,
+    e.g. ``mpc=True`` to evaluate a TD-MPC2 policy with planning.
+    """
     config_values = dict(checkpoint.config)
     if device is not None and "device" in config_values:
         config_values["device"] = device
     try:
         config = make_config(checkpoint.algorithm, config_values, where=f"{checkpoint.algorithm} config in {where}")
+        if overrides:
+            config = parse_overrides(overrides, type(config), base=config, where=f"--set for {where}")
         spec = AgentSpec.from_dict(checkpoint.spec)
     except (TypeError, ValueError) as error:
         raise CheckpointError(str(error)) from error
@@ -117,15 +124,17 @@ def agent_from_checkpoint(checkpoint: Checkpoint, device: str | None = None, whe
     return agent
 
 
-def load_agent(path: str | os.PathLike, algorithm: str | None = None, device: str | None = None):
+def load_agent(path: str | os.PathLike, algorithm: str | None = None, device: str | None = None,
+               overrides: tuple[str, ...] = ()):  # fmt: skip
     """The agent stored in a policy checkpoint (trainable, e.g. to continue from a snapshot)."""
     checkpoint = load_checkpoint(path, algorithm=algorithm)
-    return agent_from_checkpoint(checkpoint, device=device, where=str(path))
+    return agent_from_checkpoint(checkpoint, device=device, where=str(path), overrides=overrides)
 
 
-def load_policy(path: str | os.PathLike, device: str = "auto") -> FrozenPolicy:
-    """A ready, frozen policy from a checkpoint file: deterministic ``act``, on ``device``."""
-    agent = load_agent(path, device=device)
+def load_policy(path: str | os.PathLike, device: str = "auto", overrides: tuple[str, ...] = ()) -> FrozenPolicy:
+    """A ready, frozen policy from a checkpoint file: deterministic ``act``, on ``device``,
+    with its stored config changed by ``overrides`` (``key=value`` strings)."""
+    agent = load_agent(path, device=device, overrides=overrides)
     return FrozenPolicy(agent.eval(), label=Path(path).stem)
 
 

@@ -1,6 +1,7 @@
 """Evaluate a checkpoint against opponents: wins, draws and losses with 95% intervals, both sides.
 
     python scripts/evaluate.py runs/sac/policy.pt --opponents weak,strong --games 1000 [--json]
+    python scripts/evaluate.py models/tdmpc2-hockey/policy.pt --set mpc=True   # TD-MPC2 with planning
 
 Opponents are scripted names (weak, strong, random, idle) or checkpoint paths. Half of the games
 are played from each side; the table shows the overall rates and the win rate per side.
@@ -26,12 +27,14 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--mode", default="normal", help="normal, train_shooting or train_defense")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="change the checkpoint's stored agent config, e.g. mpc=True num_samples=512")  # fmt: skip
     args = parser.parse_args(argv)
     if args.games < 1:
         parser.error(f"--games must be positive, got {args.games}")
     try:
         checkpoint = load_checkpoint(args.checkpoint)
-        policy = load_policy(args.checkpoint, device=args.device)
+        policy = load_policy(args.checkpoint, device=args.device, overrides=tuple(args.set))
         names = [name.strip() for name in args.opponents.split(",") if name.strip()]
         if not names:
             raise ValueError("--opponents names no opponent")
@@ -54,12 +57,14 @@ def main(argv=None) -> int:
                 weights_sha256=checkpoint.sha256,
                 games_per_opponent=args.games,
                 seed=args.seed,
+                config_overrides=args.set,
             )
         )
     else:
         print(
             f"{args.checkpoint}: {checkpoint.algorithm} at step {checkpoint.step}, "
             f"{args.games} games per opponent (half from each side), seed {args.seed}"
+            + (f", config changed: {' '.join(args.set)}" if args.set else "")
         )
         print(format_table(rows))
     return 0

@@ -159,3 +159,18 @@ def test_checkpoint_round_trip_gives_identical_actions(tmp_path):
     restored = first.agent
     for name, tensor in agent.state_dict().items():
         assert torch.equal(restored.state_dict()[name], tensor)
+
+
+def test_a_checkpoint_trained_without_planning_can_be_loaded_to_plan(tmp_path):
+    from agents.checkpoint import CheckpointError
+
+    save_policy(tmp_path / "policy.pt", _agent(seed=2, mpc=False), step=1)
+    obs = np.random.default_rng(5).normal(size=(2, 18)).astype(np.float32)
+    prior = load_policy(tmp_path / "policy.pt", device="cpu")
+    planner = load_policy(tmp_path / "policy.pt", device="cpu", overrides=("mpc=True", "iterations=3"))
+    assert not prior.agent.config.mpc and planner.agent.config.mpc and planner.agent.config.iterations == 3
+    assert not np.allclose(prior.act(obs), planner.act(obs))  # the plan is not the prior's mean
+    with pytest.raises(CheckpointError, match="weights do not fit"):
+        load_policy(tmp_path / "policy.pt", device="cpu", overrides=("latent_dim=32",))
+    with pytest.raises(CheckpointError, match="nmp"):
+        load_policy(tmp_path / "policy.pt", device="cpu", overrides=("nmpc=True",))
