@@ -18,7 +18,7 @@ from agents.common.distributional import (
 )
 from agents.muzero import MuZeroConfig
 from agents.muzero.losses import n_step_targets
-from agents.muzero.mcts import _halving_schedule, search
+from agents.muzero.mcts import _completed_q, _halving_schedule, _Trees, search
 from agents.muzero.networks import MuZeroNetwork
 
 SMALL = {"device": "cpu", "latent_dim": 16, "hidden_dim": 32, "num_simulations": 8, "batch_size": 8, "unroll_steps": 3,
@@ -182,3 +182,20 @@ def test_checkpoint_round_trip_gives_identical_moves(tmp_path):
 def test_bad_configs_are_refused(values, message):
     with pytest.raises(ValueError, match=message):
         MuZeroConfig(**values)
+
+
+def test_completed_q_spreads_small_gaps_between_children_over_the_unit_interval():
+    """Gumbel's policy improvement sees the children's value gaps however small they are next
+    to the values elsewhere in the tree (per-node min-max, as the paper's reference code)."""
+    trees = _Trees(batch=1, nodes=2, actions=3, latent=1, device="cpu")
+    trees.low[:], trees.high[:] = -10.0, 10.0  # values seen elsewhere in the tree
+    trees.prior[0, 0] = [0.5, 0.25, 0.25]
+    trees.visits[0, 0] = [2, 1, 0]
+    trees.value_sum[0, 0] = [2 * 0.101, 0.100, 0.0]  # Q = 0.101 and 0.100; action 2 unvisited
+    trees.node_value[0, 0] = 0.1004
+    q = _completed_q(trees, np.array([0]), np.array([0]), discount=0.99)
+    # the unvisited child gets the mixed value (v + sum N * prior-weighted Q) / (1 + sum N)
+    mixed = (0.1004 + 3 * (0.5 * 0.101 + 0.25 * 0.100) / 0.75) / 4
+    expected = (np.array([0.101, 0.100, mixed]) - 0.100) / 0.001
+    assert np.allclose(q[0], expected)
+    assert q[0].min() == 0.0 and q[0].max() == 1.0

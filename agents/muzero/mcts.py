@@ -14,7 +14,8 @@ Two root rules:
   root's visit counts (with a temperature when exploring).
 - Gumbel (Danihelka et al. 2022): the root samples ``max_considered_actions`` actions without
   replacement by Gumbel-top-k, splits the simulations among them by sequential halving on
-  g + logits + sigma(q), and plays the survivor; inside the tree, children are chosen
+  g + logits + sigma(q) (q completed and min-max normalised over each node's children), and
+  plays the survivor; inside the tree, children are chosen
   deterministically to match the improved policy softmax(logits + sigma(completed Q)). The
   policy target is that improved policy at the root.
 
@@ -70,7 +71,10 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 def _completed_q(trees: _Trees, rows: np.ndarray, nodes: np.ndarray, discount: float) -> np.ndarray:
     """(B, A) Q of each child, the node's value mixed with its visited children's Q where
-    unvisited (Danihelka et al. 2022, eq. 33), min-max normalised."""
+    unvisited (Danihelka et al. 2022, eq. 33), min-max normalised over the node's children as in
+    the paper's reference implementation (mctx): the gaps between the children's values set the
+    policy improvement, however small they are next to the values elsewhere in the tree (one
+    frame of a different move changes the value of a hockey state very little)."""
     visits, value_sum = trees.visits[rows, nodes], trees.value_sum[rows, nodes]
     prior = trees.prior[rows, nodes]
     q = np.divide(value_sum, visits, out=np.zeros_like(value_sum), where=visits > 0)
@@ -81,7 +85,8 @@ def _completed_q(trees: _Trees, rows: np.ndarray, nodes: np.ndarray, discount: f
     mixed = (v + total * weighted_q) / (1.0 + total)
     mixed = np.where(total > 0, mixed, v)
     completed = np.where(visits > 0, q, mixed[:, None])
-    return trees.normalised(completed)
+    low, high = completed.min(axis=1, keepdims=True), completed.max(axis=1, keepdims=True)
+    return (completed - low) / np.maximum(high - low, 1e-8)
 
 
 def _sigma(q: np.ndarray, max_visits: np.ndarray) -> np.ndarray:
