@@ -34,6 +34,20 @@ def test_symlog_and_two_hot_round_trip():
         two_hot(x, -1.0, 1.0, 1)
 
 
+def test_cpu_mish_matches_pytorchs_values_and_gradients():
+    from torch.nn import functional
+
+    from agents.common.nets import mish
+
+    x = torch.cat([torch.linspace(-120.0, 120.0, 2001), torch.randn(1000) * 3]).double().requires_grad_()
+    (reference_grad,) = torch.autograd.grad(functional.mish(x).sum(), x)
+    (grad,) = torch.autograd.grad(mish(x).sum(), x)
+    assert torch.allclose(mish(x), functional.mish(x), atol=1e-12, rtol=1e-9)
+    assert torch.allclose(grad, reference_grad, atol=1e-12, rtol=1e-9)
+    y = torch.randn(64, 32) * 4
+    assert torch.allclose(mish(y), functional.mish(y), atol=1e-5)
+
+
 def test_simnorm_makes_each_group_a_distribution():
     x = torch.randn(5, 24)
     y = SimNorm(8)(x)

@@ -17,7 +17,51 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-ACTIVATIONS = {"relu": nn.ReLU, "mish": nn.Mish, "elu": nn.ELU}
+
+def _tanh_softplus(s: torch.Tensor) -> torch.Tensor:
+    """tanh(softplus(x)) from s = sigmoid(x): with u = 1 - s, (1 - u^2) / (1 + u^2) = s (2 - s) / (1 + u^2)."""
+    u = 1.0 - s
+    return s * (2.0 - s) / (u * u + 1.0)
+
+
+class _SigmoidMish(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return x * _tanh_softplus(torch.sigmoid(x))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        s = torch.sigmoid(x)
+        t = _tanh_softplus(s)
+        return grad * (t + x * s * (1.0 - t * t))  # d/dx tanh(softplus(x)) = (1 - t^2) sigmoid(x)
+
+
+def mish(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """Mish, x * tanh(softplus(x)) (Misra 2019), TD-MPC2's activation.
+
+    On CPU it is computed through one vectorised sigmoid: PyTorch's CPU Mish kernel (tanh and
+    log1p per element) was 40% of a TD-MPC2 update and of a plan, and this form is about twice
+    as fast eagerly and fuses into one loop under torch.compile. Elsewhere PyTorch's fused
+    kernel is used (``inplace`` applies only there).
+    """
+    if x.device.type != "cpu":
+        return functional.mish(x, inplace=inplace)
+    return _SigmoidMish.apply(x)
+
+
+class Mish(nn.Module):
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return mish(x, self.inplace)
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "mish": Mish, "elu": nn.ELU}
+_FUNCTIONS = {"relu": functional.relu, "mish": mish, "elu": functional.elu}
 
 
 def mlp(
@@ -49,7 +93,7 @@ class EnsembleMLP(nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACTIVATIONS)}")
         self.members = members
-        self.activation = getattr(functional, activation)
+        self.activation = _FUNCTIONS[activation]
         sizes = [in_dim, *hidden, out_dim]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional
 
 from agents.common.distributional import two_hot_inv
+from agents.common.nets import Mish, mish
 from agents.tdmpc2.config import TDMPC2Config
 
 
@@ -36,7 +37,7 @@ def normed_linear(in_dim: int, out_dim: int, dropout: float = 0.0, last: nn.Modu
     layers: list[nn.Module] = [nn.Linear(in_dim, out_dim)]
     if dropout:
         layers.append(nn.Dropout(dropout))
-    layers += [nn.LayerNorm(out_dim), last if last is not None else nn.Mish(inplace=True)]
+    layers += [nn.LayerNorm(out_dim), last if last is not None else Mish(inplace=True)]
     return nn.Sequential(*layers)
 
 
@@ -79,7 +80,7 @@ class QEnsemble(nn.Module):
                     keep = torch.rand(h.shape, generator=self.generator, device=h.device) >= self.dropout
                     h = h * keep / (1.0 - self.dropout)
                 h = functional.layer_norm(h, h.shape[-1:]) * self.norm_weights[i] + self.norm_biases[i]
-                h = functional.mish(h)
+                h = mish(h)
         return h.view(self.members, *leading, h.shape[-1])
 
 
