@@ -2,6 +2,7 @@
 second for a batch of 64 observations, next to a plain eager single-file SAC in the same process.
 
     python benchmarks/bench_agents.py [--threads 1 2] [--rounds 5] [--updates 100] [--compile]
+    python benchmarks/bench_agents.py --mish    # TD-MPC2 with the sigmoid-form Mish vs PyTorch's
 
 The baseline below is written the way a plain single-file SAC usually is (CleanRL's structure:
 two separate Q modules, three optimizers, actor and temperature losses backpropagated
@@ -205,6 +206,41 @@ def bench_muzero(device: torch.device, batches=(1, 16, 64), simulations: int = 5
     return {"move_ms": move_ms, "simulations_per_s": sims_per_s}
 
 
+def bench_mish(rounds: int = 3, updates: int = 10) -> dict[str, dict[str, list[float]]]:
+    """TD-MPC2 (cpu size) on CPU with this project's sigmoid-form Mish against PyTorch's Mish
+    kernel, in alternating rounds in one process: updates per second, ms per plan for 1 and 64
+    games."""
+    import agents.common.nets as nets
+    from agents.tdmpc2 import TDMPC2Agent, TDMPC2Config
+
+    agent = TDMPC2Agent(TDMPC2Config(device="cpu"), AgentSpec(), seed=0)
+    rng = np.random.default_rng(3)
+    buffer = _filled_buffer(torch.device("cpu"))
+    batches = [buffer.sample_sequences(256, agent.sequence_length, rng) for _ in range(updates)]
+    obs = {size: rng.normal(size=(size, OBS)).astype(np.float32) for size in (1, 64)}
+    kinds = {"sigmoid form": nets._SigmoidMish.apply, "pytorch kernel": functional.mish}
+    out: dict[str, dict[str, list[float]]] = {name: {"updates_per_s": [], "plan_ms_1": [], "plan_ms_64": []}
+                                              for name in kinds}  # fmt: skip
+    try:
+        for _ in range(rounds):
+            for name, function in kinds.items():
+                nets._SigmoidMish.apply = function  # what nets.mish calls on CPU
+                start = time.perf_counter()
+                for batch in batches:
+                    agent.update(batch)
+                out[name]["updates_per_s"].append(updates / (time.perf_counter() - start))
+                for size, x in obs.items():
+                    agent.act(x)  # warm-up for this batch size
+                    repeats = 5 if size == 1 else 1
+                    start = time.perf_counter()
+                    for _ in range(repeats):
+                        agent.act(x)
+                    out[name][f"plan_ms_{size}"].append(1000 * (time.perf_counter() - start) / repeats)
+    finally:
+        nets._SigmoidMish.apply = kinds["sigmoid form"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU thread counts to measure")
@@ -216,7 +252,17 @@ def main() -> None:
                         help="TD-MPC2 model sizes to time (default: cpu 5M; none: skip)")
     parser.add_argument("--no-sac", action="store_true", help="skip the SAC comparison")
     parser.add_argument("--no-muzero", action="store_true", help="skip the MuZero search timing")
+    parser.add_argument("--mish", action="store_true",
+                        help="only: TD-MPC2 with the sigmoid-form Mish against PyTorch's kernel, per thread count")
     args = parser.parse_args()
+    if args.mish:
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            for name, values in bench_mish().items():
+                print(f"{threads} thread(s), {name}: " + ", ".join(
+                    f"{key} median {np.median(v):.1f} (rounds {', '.join(f'{x:.1f}' for x in v)})"
+                    for key, v in values.items()))  # fmt: skip
+        return
     devices = [("cpu", t) for t in args.threads]
     if torch.cuda.is_available():
         devices.append(("cuda", None))
