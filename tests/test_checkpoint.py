@@ -1,12 +1,17 @@
-"""Self-describing checkpoints: round trip, refusal of tampered, truncated and foreign files."""
+"""Self-describing checkpoints: round trip, refusal of tampered, truncated and foreign files, and
+the shipped models under models/."""
 
 from __future__ import annotations
 
+import json
 import pickle
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from agents import load_policy
 from agents.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -105,3 +110,20 @@ def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path):
         atomic_write(tmp_path / "a.pt", crash)
     assert (tmp_path / "a.pt").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]
+
+
+MODELS = Path(__file__).parents[1] / "models"
+
+
+@pytest.mark.parametrize("model", sorted(p.name for p in MODELS.iterdir() if p.is_dir()))
+def test_shipped_models_load_and_match_their_cards(model):
+    """Each models/<name>/ holds a loadable policy whose weights are the ones its card and its
+    evaluation record name."""
+    folder = MODELS / model
+    checkpoint = load_checkpoint(folder / "policy.pt")
+    record = json.loads((folder / "evaluation.json").read_text())
+    assert record["weights_sha256"] == checkpoint.sha256 and record["algorithm"] == checkpoint.algorithm
+    assert checkpoint.sha256 in (folder / "MODEL_CARD.md").read_text()
+    policy = load_policy(folder / "policy.pt", device="cpu")
+    actions = policy.act(np.zeros((2, 18), dtype=np.float32))
+    assert actions.shape == (2, 4) and np.all(np.abs(actions) <= 1.0)
