@@ -193,7 +193,7 @@ def test_completed_q_spreads_small_gaps_between_children_over_the_unit_interval(
     trees.visits[0, 0] = [2, 1, 0]
     trees.value_sum[0, 0] = [2 * 0.101, 0.100, 0.0]  # Q = 0.101 and 0.100; action 2 unvisited
     trees.node_value[0, 0] = 0.1004
-    q = _completed_q(trees, np.array([0]), np.array([0]), discount=0.99)
+    q = _completed_q(trees, np.array([0]), np.array([0]))
     # the unvisited child gets the mixed value (v + sum N * prior-weighted Q) / (1 + sum N)
     mixed = (0.1004 + 3 * (0.5 * 0.101 + 0.25 * 0.100) / 0.75) / 4
     expected = (np.array([0.101, 0.100, mixed]) - 0.100) / 0.001

@@ -69,7 +69,7 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=-1, keepdims=True)
 
 
-def _completed_q(trees: _Trees, rows: np.ndarray, nodes: np.ndarray, discount: float) -> np.ndarray:
+def _completed_q(trees: _Trees, rows: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     """(B, A) Q of each child, the node's value mixed with its visited children's Q where
     unvisited (Danihelka et al. 2022, eq. 33), min-max normalised over the node's children as in
     the paper's reference implementation (mctx): the gaps between the children's values set the
@@ -127,9 +127,9 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
         depth = 0
         while active.any():
             if depth == 0 and gumbel is not None:
-                action = _gumbel_root_action(trees, gumbel, logits, considered, schedule[sim], config.discount)
+                action = _gumbel_root_action(trees, gumbel, logits, considered, schedule[sim])
             elif gumbel is not None:
-                action = _gumbel_interior_action(trees, rows, node, config.discount)
+                action = _gumbel_interior_action(trees, rows, node)
             else:
                 action = _puct_action(trees, rows, node, config)
             path.append((node.copy(), action, active.copy()))
@@ -164,7 +164,7 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
     visits = trees.visits[:, 0].copy()
     value = trees.value_sum[:, 0].sum(axis=1) / np.maximum(visits.sum(axis=1), 1)
     if gumbel is not None:
-        q = _completed_q(trees, rows, np.zeros(batch, dtype=np.int64), config.discount)
+        q = _completed_q(trees, rows, np.zeros(batch, dtype=np.int64))
         score = _sigma(q, visits.max(axis=1))
         policy = _softmax(logits + score)
         final = np.where(considered, gumbel + logits + score, -np.inf)
@@ -219,13 +219,13 @@ def _halving_schedule(simulations: int, considered: int) -> list[int]:
     return schedule[:simulations]
 
 
-def _gumbel_root_action(trees, gumbel, logits, considered, target_visits, discount) -> np.ndarray:
+def _gumbel_root_action(trees, gumbel, logits, considered, target_visits) -> np.ndarray:
     """Among the considered actions visited exactly ``target_visits`` times, the best by
     g + logits + sigma(q): the survivors of sequential halving are the best-scoring ones."""
     batch = gumbel.shape[0]
     rows, root = np.arange(batch), np.zeros(batch, dtype=np.int64)
     visits = trees.visits[:, 0]
-    q = _completed_q(trees, rows, root, discount)
+    q = _completed_q(trees, rows, root)
     score = np.where(considered, gumbel + logits + _sigma(q, visits.max(axis=1)), -np.inf)
     due = considered & (visits == target_visits)
     fewest = np.where(considered, visits, np.inf).min(axis=1, keepdims=True)
@@ -233,9 +233,9 @@ def _gumbel_root_action(trees, gumbel, logits, considered, target_visits, discou
     return np.argmax(np.where(due, score, -np.inf), axis=1)
 
 
-def _gumbel_interior_action(trees, rows, node, discount) -> np.ndarray:
+def _gumbel_interior_action(trees, rows, node) -> np.ndarray:
     """argmax of improved policy - N(a) / (1 + sum N): visits follow softmax(logits + sigma(q))."""
     visits = trees.visits[rows, node]
-    q = _completed_q(trees, rows, node, discount)
+    q = _completed_q(trees, rows, node)
     improved = _softmax(trees.logits[rows, node] + _sigma(q, visits.max(axis=1)))
     return np.argmax(improved - visits / (1.0 + visits.sum(axis=1, keepdims=True)), axis=1)
