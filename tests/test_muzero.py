@@ -17,7 +17,7 @@ from agents.common.distributional import (
     value_transform,
 )
 from agents.muzero import MuZeroConfig
-from agents.muzero.losses import n_step_targets
+from agents.muzero.losses import decision_steps, n_step_targets
 from agents.muzero.mcts import _completed_q, _halving_schedule, _Trees, search
 from agents.muzero.networks import MuZeroNetwork
 
@@ -120,6 +120,48 @@ def test_n_step_targets_on_a_hand_made_trajectory():
         n_step_targets(reward, none, none, bootstrap, g, td_steps=5, positions=3)
 
 
+def test_decision_steps_fold_held_frames_on_a_hand_made_trajectory():
+    # frames 0-1 end a hold begun before the sequence; decisions at frames 2, 5 (held 3 frames)
+    # and 8, where a goal at frame 9 ends the episode; frame 10 starts the next one
+    reward = torch.tensor([[9.0, 9.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 9.0]])
+    done = torch.zeros(1, 12)
+    done[0, 9] = 1.0
+    decision = torch.zeros(1, 12)
+    decision[0, [2, 5, 8, 10]] = 1.0
+    g = 0.5
+    steps = decision_steps(reward, done, done, decision, repeat=3, discount=g, steps=3)
+    assert steps["first"].tolist() == [[2, 5, 8]]
+    assert steps["last"].tolist() == [[4, 7, 9]]  # the third decision ends with the goal
+    assert steps["reward"].tolist() == [[1 + g * 2 + g**2 * 3, 4 + g * 5 + g**2 * 6, 7 + g * 8]]
+    assert steps["done"].tolist() == steps["terminated"].tolist() == [[0.0, 0.0, 1.0]]
+    assert steps["mask"].tolist() == [[1.0, 1.0, 1.0]]
+    # an episode that ends inside the first decision masks the later ones out
+    done = torch.zeros(1, 12)
+    done[0, 3] = 1.0
+    steps = decision_steps(reward, done, torch.zeros(1, 12), decision, repeat=3, discount=g, steps=3)
+    assert steps["reward"][0, 0] == 1 + g * 2 and steps["last"][0, 0] == 3
+    assert steps["mask"].tolist() == [[1.0, 0.0, 0.0]] and steps["terminated"].sum() == 0
+    with pytest.raises(ValueError, match="frames"):
+        decision_steps(reward, done, done, decision, repeat=3, discount=g, steps=4)
+
+
+def test_moves_are_held_and_a_new_game_chooses_at_once():
+    agent = make_agent("muzero", overrides={**SMALL, "action_repeat": 3}, seed=1)
+    obs = np.random.default_rng(0).normal(size=(2, 18)).astype(np.float32)
+    agent.reset(np.ones(2, dtype=bool))
+    moves, decisions = [], []
+    for frame in range(6):
+        if frame == 4:
+            agent.reset(np.array([True, False]))  # game 0 starts anew inside its hold
+        agent.act(obs + frame, explore=True)
+        moves.append(agent.last_extras()["action_index"].copy())
+        decisions.append(agent.last_extras()["decision"].copy())
+    assert np.array(decisions).T.tolist() == [[1, 0, 0, 1, 1, 0], [1, 0, 0, 1, 0, 0]]
+    moves = np.array(moves).T
+    assert (moves[:, 1:3] == moves[:, :1]).all() and (moves[1, 4:] == moves[1, 3]).all()
+    assert moves[0, 5] == moves[0, 4]
+
+
 def test_prioritized_sequences_prefer_high_priority_starts():
     buffer = ReplayBuffer(200, 2, 3, 1, extras={"tag": ()}, prioritized=True)
     for t in range(50):
@@ -147,10 +189,12 @@ def _filled_buffer(agent) -> ReplayBuffer:
     return buffer
 
 
-def test_update_is_deterministic_and_sets_priorities():
+@pytest.mark.parametrize("repeat", [1, 3])
+def test_update_is_deterministic_and_sets_priorities(repeat):
     runs = []
     for _ in range(2):
-        agent = make_agent("muzero", overrides={**SMALL, "consistency_coef": 2.0, "reanalyze_ratio": 0.5}, seed=4)
+        overrides = {**SMALL, "consistency_coef": 2.0, "reanalyze_ratio": 0.5, "action_repeat": repeat}
+        agent = make_agent("muzero", overrides=overrides, seed=4)
         buffer, rng = _filled_buffer(agent), np.random.default_rng(1)
         metrics = []
         for _ in range(5):
@@ -177,7 +221,8 @@ def test_checkpoint_round_trip_gives_identical_moves(tmp_path):
 @pytest.mark.parametrize(
     ("values", "message"),
     [({"actions": "moves-99"}, "actions"), ({"gumbel": True, "max_considered_actions": 1}, "considered"),
-     ({"reanalyze_ratio": 2.0}, "reanalyze_ratio"), ({"td_steps": 0}, "td_steps")],
+     ({"reanalyze_ratio": 2.0}, "reanalyze_ratio"), ({"td_steps": 0}, "td_steps"),
+     ({"action_repeat": 0}, "action_repeat")],
 )  # fmt: skip
 def test_bad_configs_are_refused(values, message):
     with pytest.raises(ValueError, match=message):

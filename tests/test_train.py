@@ -147,17 +147,20 @@ def test_resume_continues_exactly(tmp_path):
     assert _weights(tmp_path / "split") == _weights(tmp_path / "straight")
 
 
+_MUZERO = ("latent_dim=16", "hidden_dim=16", "num_simulations=4", "batch_size=8", "unroll_steps=2", "td_steps=2",
+           "consistency_coef=1.0", "reanalyze_ratio=0.5", "device='cpu'")  # fmt: skip
 MODEL_BASED = {
-    "tdmpc2": ("enc_dim=16", "mlp_dim=16", "latent_dim=16", "num_samples=16", "num_elites=4", "num_pi_trajs=2",
-               "iterations=2", "batch_size=8", "device='cpu'"),
-    "muzero": ("latent_dim=16", "hidden_dim=16", "num_simulations=4", "batch_size=8", "unroll_steps=2", "td_steps=2",
-               "consistency_coef=1.0", "reanalyze_ratio=0.5", "device='cpu'"),
+    "tdmpc2": ("tdmpc2", ("enc_dim=16", "mlp_dim=16", "latent_dim=16", "num_samples=16", "num_elites=4",
+                          "num_pi_trajs=2", "iterations=2", "batch_size=8", "device='cpu'")),
+    "muzero": ("muzero", _MUZERO),
+    "muzero-held-moves": ("muzero", (*_MUZERO, "action_repeat=3")),  # a resume can fall inside a held move
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("agent", sorted(MODEL_BASED))
-def test_model_based_agents_train_and_resume_exactly(agent, tmp_path):
-    settings = {**TINY, "set": MODEL_BASED[agent], "updates_per_step": 0.1}
+@pytest.mark.parametrize("label", sorted(MODEL_BASED))
+def test_model_based_agents_train_and_resume_exactly(label, tmp_path):
+    agent, overrides = MODEL_BASED[label]
+    settings = {**TINY, "set": overrides, "updates_per_step": 0.1}
     straight = train(TrainConfig(agent=agent, steps=480, run_dir=str(tmp_path / "straight"), **settings))
     train(TrainConfig(agent=agent, steps=240, run_dir=str(tmp_path / "split"), **settings))
     second = train(TrainConfig(agent=agent, steps=480, run_dir=str(tmp_path / "split"), resume=True, **settings))

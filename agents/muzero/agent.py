@@ -67,16 +67,25 @@ class MuZeroAgent:
         self.updates = 0
         self.last_priorities: np.ndarray | None = None
         self._streams: list[np.random.Generator] = []
+        self._hold = np.zeros(0, dtype=np.int64)  # frames each game's move is still held for
+        self._held_move = np.zeros(0, dtype=np.int64)
+        self._held_policy = np.zeros((0, config.num_actions), dtype=np.float32)
         self._last: dict[str, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ what the trainer reads
     @property
     def sequence_length(self) -> int:
-        return self.config.unroll_steps + self.config.td_steps
+        """Frames per sampled sequence: K + n decisions, and room to reach the first decision."""
+        repeat = self.config.action_repeat
+        decisions = self.config.unroll_steps + self.config.td_steps
+        return decisions if repeat == 1 else decisions * repeat + repeat - 1
 
     @property
     def buffer_extras(self) -> dict[str, tuple[int, ...]]:
-        return {"policy": (self.config.num_actions,), "action_index": ()}
+        extras = {"policy": (self.config.num_actions,), "action_index": ()}
+        if self.config.action_repeat > 1:
+            extras["decision"] = ()  # 1.0 on the frames where a move was chosen
+        return extras
 
     @property
     def prioritized(self) -> bool:
@@ -96,33 +105,57 @@ class MuZeroAgent:
     def _stream(self, index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, 31, index])
 
-    def _ensure_streams(self, size: int) -> None:
+    def _ensure_games(self, size: int) -> None:
+        """Per-game generators and held moves for a batch of ``size`` games (all start anew on a resize)."""
         if len(self._streams) != size:
             self._streams = [self._stream(i) for i in range(size)]
+        if self._hold.shape[0] != size:
+            self._hold = np.zeros(size, dtype=np.int64)
+            self._held_move = np.zeros(size, dtype=np.int64)
+            self._held_policy = np.zeros((size, self.config.num_actions), dtype=np.float32)
 
     def reset(self, mask) -> None:
-        """Searches keep no per-game memory; this sizes the per-game generators to the batch."""
-        self._ensure_streams(len(mask))
+        """The games where ``mask`` is True start anew: they choose a move at their next frame."""
+        mask = np.asarray(mask, dtype=bool)
+        self._ensure_games(len(mask))
+        self._hold[mask] = 0
+
+    def _play(self, choose) -> np.ndarray:
+        """Continuous actions of the held moves; ``choose(rows)`` gives (moves, policies) for the
+        games whose hold ran out."""
+        decide = self._hold == 0
+        if decide.any():
+            rows = np.flatnonzero(decide)
+            self._held_move[rows], self._held_policy[rows] = choose(rows)
+            self._hold[rows] = self.config.action_repeat
+        self._hold -= 1
+        self._last = {"policy": self._held_policy.copy(), "action_index": self._held_move.astype(np.float32)}
+        if self.config.action_repeat > 1:
+            self._last["decision"] = decide.astype(np.float32)
+        return self.actions.to_continuous(self._held_move.copy())
 
     def random_act(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Uniformly random moves (warm-up data), with a uniform policy as their search target."""
-        index = rng.integers(0, self.config.num_actions, size=n)
-        uniform = np.full((n, self.config.num_actions), 1.0 / self.config.num_actions, dtype=np.float32)
-        self._last = {"policy": uniform, "action_index": index.astype(np.float32)}
-        return self.actions.to_continuous(index)
+        self._ensure_games(n)
+        uniform = np.full(self.config.num_actions, 1.0 / self.config.num_actions, dtype=np.float32)
+        return self._play(lambda rows: (rng.integers(0, self.config.num_actions, size=rows.size), uniform))
 
     def act(self, obs: np.ndarray, explore: bool = False) -> np.ndarray:
-        """Actions (B, 4) for observations (B, 18): one batched search for all games."""
-        x = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
-        self._ensure_streams(x.shape[0])
-        was_training = self.network.training
-        self.network.eval()
-        try:
-            result = search(self.network, x, self._streams, self.config, explore)
-        finally:
-            self.network.train(was_training)
-        self._last = {"policy": result.policy.astype(np.float32), "action_index": result.action.astype(np.float32)}
-        return self.actions.to_continuous(result.action)
+        """Actions (B, 4) for observations (B, 18): one batched search for the games choosing a move."""
+        obs = np.asarray(obs, dtype=np.float32)
+        self._ensure_games(obs.shape[0])
+
+        def choose(rows: np.ndarray):
+            x = torch.as_tensor(obs[rows], device=self.device)
+            was_training = self.network.training
+            self.network.eval()
+            try:
+                result = search(self.network, x, [self._streams[i] for i in rows], self.config, explore)
+            finally:
+                self.network.train(was_training)
+            return result.action, result.policy
+
+        return self._play(choose)
 
     # ------------------------------------------------------------------ learning
     def update(self, batch: Batch) -> dict[str, float]:
@@ -132,19 +165,20 @@ class MuZeroAgent:
             FloatingPointError: the loss is not finite; no step is applied.
         """
         config, network = self.config, self.network
-        size, length = batch.reward.shape
+        steps = self._decisions(batch)
+        size, length = steps["reward"].shape
         positions = config.unroll_steps + 1  # the root and the K unrolled states
-        moves = batch.extras["action_index"].long()
-        policy_target = batch.extras["policy"][:, :positions]
+        obs, moves = steps["obs"], steps["action_index"].long()
+        policy_target = steps["policy"][:, :positions]
         if config.reanalyze_ratio > 0:
-            policy_target = self._reanalyse(batch.obs[:, :positions], policy_target)
+            policy_target = self._reanalyse(obs[:, :positions], policy_target)
         with torch.no_grad():
-            _, _, next_values = self.target_network.initial(batch.next_obs.reshape(size * length, -1))
+            _, _, next_values = self.target_network.initial(steps["next_obs"].reshape(size * length, -1))
             bootstrap = support_to_scalar(next_values, config.support_size).view(size, length)
-            value_target = losses.n_step_targets(batch.reward, batch.done, batch.terminated, bootstrap,
-                                                 config.discount, config.td_steps, positions)  # fmt: skip
-        mask = batch.mask if batch.mask is not None else torch.ones_like(batch.reward)
-        state, policy_logits, value_logits = network.initial(batch.obs[:, 0])
+            value_target = losses.n_step_targets(steps["reward"], steps["done"], steps["terminated"], bootstrap,
+                                                 config.decision_discount, config.td_steps, positions)  # fmt: skip
+        mask = steps["mask"]
+        state, policy_logits, value_logits = network.initial(obs[:, 0])
         root_value = support_to_scalar(value_logits.detach(), config.support_size)
         value_loss = losses.support_loss(value_logits, value_target[:, 0], config.support_size)
         policy_loss = losses.policy_loss(policy_logits, policy_target[:, 0])
@@ -155,7 +189,7 @@ class MuZeroAgent:
             state = 0.5 * state + 0.5 * state.detach()  # MuZero: halve the gradient flowing back in time
             state, reward_logits, policy_logits, value_logits = network.recurrent(state, moves[:, k - 1])
             inside = mask[:, k]  # state k is a state of the sampled episode
-            reward_loss = reward_loss + mask[:, k - 1] * losses.support_loss(reward_logits, batch.reward[:, k - 1],
+            reward_loss = reward_loss + mask[:, k - 1] * losses.support_loss(reward_logits, steps["reward"][:, k - 1],
                                                                              config.support_size)  # fmt: skip
             value_loss = value_loss + inside * losses.support_loss(
                 value_logits, value_target[:, k], config.support_size
@@ -164,7 +198,7 @@ class MuZeroAgent:
             entropy = entropy + inside * losses.entropy(policy_logits)
             if self.projection is not None:
                 with torch.no_grad():
-                    encoded = self.target_network.initial(batch.obs[:, k])[0]
+                    encoded = self.target_network.initial(obs[:, k])[0]
                     target = self.projection["projector"](encoded)
                 predicted = self.projection["predictor"](self.projection["projector"](state))
                 consistency = consistency + inside * losses.consistency_loss(predicted, target)
@@ -190,6 +224,30 @@ class MuZeroAgent:
         values = torch.stack([loss, value_loss.mean(), reward_loss.mean(), policy_loss.mean(), entropy.mean(),
                               consistency.mean(), error.mean(), grad_norm]).detach()  # fmt: skip
         return dict(zip(_METRICS, values.tolist()))
+
+    def _decisions(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """The sampled sequences as (B, K + n) decisions: per frame when every move is played once,
+        otherwise each decision's k held frames folded into one step (``losses.decision_steps``)."""
+        fields = {"obs": batch.obs, "next_obs": batch.next_obs, "reward": batch.reward, "done": batch.done,
+                  "terminated": batch.terminated, "policy": batch.extras["policy"],
+                  "action_index": batch.extras["action_index"]}  # fmt: skip
+        repeat = self.config.action_repeat
+        if repeat == 1:
+            mask = batch.mask if batch.mask is not None else torch.ones_like(batch.reward)
+            return {**fields, "mask": mask}
+        steps = losses.decision_steps(batch.reward, batch.done, batch.terminated, batch.extras["decision"], repeat,
+                                      self.config.discount, self.config.unroll_steps + self.config.td_steps)  # fmt: skip
+
+        def at(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+            return x[torch.arange(x.shape[0], device=x.device)[:, None], index]
+
+        return {
+            "obs": at(batch.obs, steps["first"]),
+            "next_obs": at(batch.next_obs, steps["last"]),
+            "policy": at(batch.extras["policy"], steps["first"]),
+            "action_index": at(batch.extras["action_index"], steps["first"]),
+            **{name: steps[name] for name in ("reward", "done", "terminated", "mask")},
+        }
 
     def _reanalyse(self, obs: torch.Tensor, stored: torch.Tensor) -> torch.Tensor:
         """Replace the policy targets of a share of the batch by fresh searches with the current
@@ -238,6 +296,8 @@ class MuZeroAgent:
             "updates": self.updates,
             "update_rng": self.update_rng.bit_generator.state,
             "streams": [g.bit_generator.state for g in self._streams],
+            "held": {"hold": torch.from_numpy(self._hold.copy()), "move": torch.from_numpy(self._held_move.copy()),
+                     "policy": torch.from_numpy(self._held_policy.copy())},  # fmt: skip
         }
 
     def load_training_state(self, state: dict) -> None:
@@ -247,6 +307,10 @@ class MuZeroAgent:
         self._streams = [self._stream(i) for i in range(len(state["streams"]))]
         for generator, saved in zip(self._streams, state["streams"]):
             generator.bit_generator.state = saved
+        held = state.get("held")  # absent in checkpoints from before action_repeat: nothing was held
+        if held is not None:
+            self._hold, self._held_move = held["hold"].numpy().copy(), held["move"].numpy().copy()
+            self._held_policy = held["policy"].numpy().copy()
 
     def eval(self) -> MuZeroAgent:
         self.network.eval()

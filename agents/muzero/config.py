@@ -47,14 +47,19 @@ class MuZeroConfig:
     temperature: float = 1.0
     """Visit-count temperature when exploring (acting greedily otherwise)."""
 
+    action_repeat: int = 1
+    """Frames each move is held for (a decision every k frames, as the tournament winner's frame
+    skip). The model and the search then step k frames at a time: rewards summed with discount,
+    discount^k per decision. One frame of a different move barely changes a hockey state, so
+    holding moves makes the values of moves differ by more than their noise."""
     discount: float = 0.99
     """Discount factor per frame (50 per second): 0.99 looks about 2 s ahead, the time a shot
     takes to cross the rink. At 0.975 per frame a goal 100 frames away is worth 8% of its reward
     and the closeness-to-puck shaping, paid every frame, weighs relatively more."""
     td_steps: int = 5
-    """n of the n-step value targets."""
+    """n of the n-step value targets, in decisions."""
     unroll_steps: int = 5
-    """K: steps the dynamics are unrolled in training."""
+    """K: decisions the dynamics are unrolled in training."""
     batch_size: int = 256
     """Sequences per update."""
     lr: float = 3e-4
@@ -91,6 +96,11 @@ class MuZeroConfig:
     def num_actions(self) -> int:
         return len(ACTION_SETS[self.actions])
 
+    @property
+    def decision_discount(self) -> float:
+        """Discount from one decision to the next: discount per frame ** action_repeat."""
+        return self.discount**self.action_repeat
+
     def __post_init__(self):
         def fail(message: str) -> None:
             raise ValueError(f"muzero config: {message}")
@@ -103,8 +113,8 @@ class MuZeroConfig:
             fail(f"max_considered_actions must lie in [2, {self.num_actions}], got {self.max_considered_actions}")
         if not 0 <= self.dirichlet_weight <= 1 or self.dirichlet_alpha <= 0:
             fail("need dirichlet_alpha > 0 and dirichlet_weight in [0, 1]")
-        if not 0 <= self.discount <= 1 or self.td_steps < 1 or self.unroll_steps < 1:
-            fail("need discount in [0, 1], td_steps >= 1 and unroll_steps >= 1")
+        if not 0 <= self.discount <= 1 or self.td_steps < 1 or self.unroll_steps < 1 or self.action_repeat < 1:
+            fail("need discount in [0, 1], td_steps >= 1, unroll_steps >= 1 and action_repeat >= 1")
         if self.temperature <= 0 or self.lr <= 0 or self.batch_size < 1 or self.target_update_every < 1:
             fail("temperature, lr, batch_size and target_update_every must be positive")
         if not 0 <= self.reanalyze_ratio <= 1:

@@ -45,6 +45,49 @@ def n_step_targets(reward: torch.Tensor, done: torch.Tensor, terminated: torch.T
     return torch.stack(targets, dim=1)
 
 
+def decision_steps(reward: torch.Tensor, done: torch.Tensor, terminated: torch.Tensor, decision: torch.Tensor,
+                   repeat: int, discount: float, steps: int) -> dict[str, torch.Tensor]:  # fmt: skip
+    """Per-frame (B, L) sequences as ``steps`` decisions of ``repeat`` held frames each.
+
+    Each row starts at its first decision frame (``decision`` is 1.0 where a move was chosen;
+    one lies within the first ``repeat`` frames, as a move is held for at most that long), so
+    L must be at least steps * repeat + repeat - 1.
+
+    Returns (B, steps) tensors: ``first`` (frame index of each decision), ``last`` (the frame
+    whose next observation follows the decision: its last held frame, or the frame where the
+    episode ended), ``reward`` (sum of gamma^i r over the held frames, up to the episode's end),
+    ``done``, ``terminated`` and ``mask`` (1.0 for the decisions of the first episode from the
+    starting decision on). A time-out inside a decision bootstraps with discount^repeat, not
+    discount^frames: a small bias on one decision out of a game's ~60.
+    """
+    batch, length = reward.shape
+    if length < steps * repeat + repeat - 1:
+        raise ValueError(f"need {steps * repeat + repeat - 1} frames for {steps} decisions of {repeat}, got {length}")
+    offset = torch.argmax(decision[:, :repeat], dim=1)  # the first maximum: the first decision frame
+    held = torch.arange(steps, device=reward.device)[:, None] * repeat + torch.arange(repeat, device=reward.device)
+    frames = (offset[:, None, None] + held[None]).view(batch, steps * repeat)
+
+    def per_decision(x: torch.Tensor) -> torch.Tensor:
+        return x.gather(1, frames).view(batch, steps, repeat)
+
+    frame_reward, frame_done, frame_terminated = per_decision(reward), per_decision(done), per_decision(terminated)
+    ended_before = (frame_done.cumsum(2) - frame_done) > 0  # an earlier held frame ended the episode
+    alive = (~ended_before).to(reward.dtype)
+    discounts = discount ** torch.arange(repeat, device=reward.device, dtype=reward.dtype)
+    step_done = frame_done.amax(2)
+    step_end = torch.where(step_done > 0, frame_done.argmax(2), torch.full_like(offset[:, None], repeat - 1))
+    first = frames.view(batch, steps, repeat)[:, :, 0]
+    ended = torch.cat([torch.zeros_like(step_done[:, :1]), step_done.cumsum(1)[:, :-1]], dim=1) > 0
+    return {
+        "first": first,
+        "last": first + step_end,
+        "reward": (alive * frame_reward * discounts).sum(2),
+        "done": step_done,
+        "terminated": (alive * frame_terminated).amax(2),
+        "mask": (~ended).to(reward.dtype),
+    }
+
+
 def support_loss(logits: torch.Tensor, target: torch.Tensor, support_size: int) -> torch.Tensor:
     """Cross-entropy of (..., bins) logits against scalar targets (...) on the transformed support."""
     return -(scalar_to_support(target, support_size) * functional.log_softmax(logits, dim=-1)).sum(-1)

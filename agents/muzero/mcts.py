@@ -155,7 +155,7 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
         trees.node_value[:, index] = value
         ret = value
         for nodes, acts, on in reversed(path):
-            ret = np.where(on, trees.reward[rows, nodes, acts] + config.discount * ret, ret)
+            ret = np.where(on, trees.reward[rows, nodes, acts] + config.decision_discount * ret, ret)
             trees.visits[rows[on], nodes[on], acts[on]] += 1
             trees.value_sum[rows[on], nodes[on], acts[on]] += ret[on]
             trees.low = np.where(on, np.minimum(trees.low, ret), trees.low)
