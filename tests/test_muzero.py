@@ -16,6 +16,7 @@ from agents.common.distributional import (
     support_to_scalar,
     value_transform,
 )
+from agents.common.sum_tree import SumTree
 from agents.muzero import MuZeroConfig
 from agents.muzero.losses import decision_steps, n_step_targets
 from agents.muzero.mcts import _completed_q, _halving_schedule, _Trees, search
@@ -177,6 +178,44 @@ def test_prioritized_sequences_prefer_high_priority_starts():
     assert later.weights.shape == (200,) and later.weights.max() == 1.0
     with pytest.raises(ValueError, match="positive"):
         buffer.update_priorities(later.index, np.zeros(200))
+
+
+def test_sum_tree_sums_finds_and_refuses_bad_weights():
+    tree = SumTree(5)  # 8 leaves, 3 unused
+    tree.build(np.array([1.0, 0.0, 2.0, 3.0, 4.0]))
+    assert tree.total == 10.0
+    masses = np.array([0.0, 0.999, 1.0, 2.999, 3.0, 5.999, 6.0, 9.999])
+    assert tree.find(masses).tolist() == [0, 0, 2, 2, 3, 3, 4, 4]  # leaf 1 (weight 0) is never found
+    tree.set(np.array([4, 1, 4]), np.array([9.0, 0.5, 0.0]))  # the last of a repeated index wins
+    assert tree.total == 6.5 and tree.get(np.array([1, 4])).tolist() == [0.5, 0.0]
+    other = SumTree(5)
+    other.build(np.array([1.0, 0.5, 2.0, 3.0, 0.0]))
+    assert np.array_equal(other.nodes, tree.nodes)  # set and build give the same sums
+    with pytest.raises(ValueError, match=">= 0"):
+        tree.set(np.array([0]), np.array([-1.0]))
+
+
+def test_prioritized_draws_follow_priorities_over_the_valid_starts():
+    # a full ring whose newest rows cannot start a sequence of 4: starts come only from valid rows,
+    # with frequencies priority^alpha / sum over valid rows, and matching importance weights
+    buffer = ReplayBuffer(20, 2, 1, 1, prioritized=True)
+    for t in range(13):
+        buffer.add(np.full((2, 1), t), np.zeros((2, 1)), np.zeros(2), np.zeros((2, 1)), [False] * 2, [False] * 2)
+    priorities = np.arange(1, 21, dtype=np.float64).reshape(10, 2)
+    buffer.update_priorities(np.divmod(np.arange(20), 2), priorities.ravel())
+    batch = buffer.sample_sequences(40_000, 4, np.random.default_rng(0), alpha=0.5, beta=1.0)
+    first = batch.obs[:, 0, 0].numpy().astype(int)  # the step written at the start row
+    valid = (np.arange(3, 10) % 10)  # oldest row 3 (steps 3..9 then 10..12 in rows 0..2); starts 3..9
+    expected = np.zeros((13, 2))
+    for row in valid:
+        expected[row] = priorities[row] ** 0.5
+    expected /= expected.sum()
+    counts = np.zeros((13, 2))
+    np.add.at(counts, (first, batch.index[1]), 1)
+    assert np.abs(counts / counts.sum() - expected).max() < 0.01
+    p = expected[first, batch.index[1]]
+    weights = 1 / (p * 14)
+    assert np.allclose(batch.weights.numpy(), weights / weights.max(), rtol=1e-5)
 
 
 def _filled_buffer(agent) -> ReplayBuffer:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from agents.common.sum_tree import SumTree
+
 
 @dataclass
 class Batch:
@@ -83,6 +85,8 @@ class ReplayBuffer:
         }
         self.priorities = np.zeros(shape, dtype=np.float64) if prioritized else None
         self.max_priority = 1.0
+        self._tree: SumTree | None = None  # priority^alpha of every transition, built at the first prioritized draw
+        self._tree_alpha: float | None = None
         self.position = 0  # next row to write
         self.rows = 0  # rows written so far, at most self.steps
 
@@ -102,6 +106,7 @@ class ReplayBuffer:
             self.extras[name][row] = values
         if self.priorities is not None:
             self.priorities[row] = self.max_priority
+            self._sync_tree(np.full(self.n_envs, row), np.arange(self.n_envs))
         self.obs[row] = obs
         self.action[row] = action
         self.reward[row] = reward
@@ -157,13 +162,7 @@ class ReplayBuffer:
         else:
             if self.priorities is None:
                 raise ValueError("prioritized sampling needs a buffer made with prioritized=True")
-            valid_rows = (oldest + np.arange(span)) % self.steps
-            p = self.priorities[valid_rows].ravel() ** alpha
-            p /= p.sum()
-            flat = rng.choice(p.size, size=batch_size, p=p)
-            offsets, envs = np.divmod(flat, self.n_envs)
-            weights = (p.size * p[flat]) ** -beta
-            weights = weights / weights.max()
+            offsets, envs, weights = self._prioritized_starts(batch_size, span, oldest, alpha, beta, rng)
         starts = (oldest + offsets) % self.steps
         rows = (starts[:, None] + np.arange(length)[None, :]) % self.steps  # (B, L)
         cols = envs[:, None]
@@ -176,6 +175,35 @@ class ReplayBuffer:
             batch.weights = self._tensor(weights.astype(np.float32))
         return batch
 
+    def _prioritized_starts(self, batch_size: int, span: int, oldest: int, alpha: float, beta: float,
+                            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """Start offsets (from the oldest row) and streams drawn with probability priority^alpha among
+        the ``span`` valid start rows, and their importance weights (N p)^-beta / max."""
+        if self._tree is None or self._tree_alpha != alpha:
+            self._tree, self._tree_alpha = SumTree(self.priorities.size), alpha
+            self._tree.build(self.priorities**alpha)
+        tree, n_envs = self._tree, self.n_envs
+        # The newest rows cannot start a full sequence; their mass is drawn and redrawn (a few of every L rows).
+        newest = (oldest + span + np.arange(self.rows - span)) % self.steps
+        late = (newest[:, None] * n_envs + np.arange(n_envs)).ravel()
+        valid_mass = tree.total - float(tree.get(late).sum())
+        flat = np.zeros(batch_size, dtype=np.int64)
+        todo = np.arange(batch_size)
+        while todo.size:
+            drawn = tree.find(rng.random(todo.size) * tree.total)
+            good = (((drawn // n_envs - oldest) % self.steps) < span) & (tree.get(drawn) > 0)
+            flat[todo[good]] = drawn[good]
+            todo = todo[~good]
+        rows, envs = np.divmod(flat, n_envs)
+        p = tree.get(flat) / valid_mass
+        weights = (span * n_envs * p) ** -beta
+        return (rows - oldest) % self.steps, envs, weights / weights.max()
+
+    def _sync_tree(self, rows: np.ndarray, envs: np.ndarray) -> None:
+        """Copy the priorities at (rows, envs) into the sum tree, if one was built."""
+        if self._tree is not None:
+            self._tree.set(rows * self.n_envs + envs, self.priorities[rows, envs] ** self._tree_alpha)
+
     def update_priorities(self, index: tuple[np.ndarray, np.ndarray], priorities: np.ndarray) -> None:
         """Set the priorities of sampled start transitions (``batch.index``); must be positive."""
         if self.priorities is None:
@@ -185,6 +213,7 @@ class ReplayBuffer:
             raise ValueError(f"priorities must be finite and positive, got min {priorities.min()}")
         rows, envs = index
         self.priorities[rows, envs] = priorities
+        self._sync_tree(rows, envs)
         self.max_priority = max(self.max_priority, float(priorities.max()))
 
     # ------------------------------------------------------------------ persistence
@@ -220,4 +249,5 @@ class ReplayBuffer:
         if self.priorities is not None and state.get("priorities") is not None:
             self.priorities[:rows] = state["priorities"].numpy()
             self.max_priority = float(state["max_priority"])
+        self._tree = None  # rebuilt from the loaded priorities at the next draw
         self.rows, self.position = rows, int(state["position"])

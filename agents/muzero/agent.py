@@ -235,8 +235,9 @@ class MuZeroAgent:
         if repeat == 1:
             mask = batch.mask if batch.mask is not None else torch.ones_like(batch.reward)
             return {**fields, "mask": mask}
+        decisions = self.config.unroll_steps + self.config.td_steps
         steps = losses.decision_steps(batch.reward, batch.done, batch.terminated, batch.extras["decision"], repeat,
-                                      self.config.discount, self.config.unroll_steps + self.config.td_steps)  # fmt: skip
+                                      self.config.discount, decisions)  # fmt: skip
 
         def at(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
             return x[torch.arange(x.shape[0], device=x.device)[:, None], index]
