@@ -17,6 +17,21 @@ from arena.hockey.constants import Mode
 from arena.hockey.engine import EngineState, HockeyEngine
 
 
+def game_reward(engine: HockeyEngine, player: int) -> float:
+    """The course environment's reward: +-10 for a goal plus the closeness-to-puck shaping."""
+    return engine.reward(player)
+
+
+def sparse_reward(engine: HockeyEngine, player: int) -> float:
+    """+-10 on the step a goal decides the game, 0 otherwise (no shaping)."""
+    if not engine.done:
+        return 0.0
+    return 10.0 * engine.info(player)["winner"]
+
+
+REWARDS = {"game": game_reward, "sparse": sparse_reward}
+
+
 @dataclass(frozen=True)
 class EpisodeEnd:
     """A finished game from the learner's view."""
@@ -37,11 +52,17 @@ class Collector:
         opponents: (label, policy) pairs; a policy has a batched ``act`` and optionally ``reset``.
         weights: sampling weight of each opponent (normalised here).
         seed: seeds the engines and the collector's own generator.
+        reward: the learner's reward, a key of ``REWARDS``: "game" (the course environment's) or
+            "sparse" (goals only).
     """
 
-    def __init__(self, n_envs: int, opponents: list[tuple[str, object]], weights: list[float], seed: int):
+    def __init__(self, n_envs: int, opponents: list[tuple[str, object]], weights: list[float], seed: int,
+                 reward: str = "game"):  # fmt: skip
         if n_envs < 1:
             raise ValueError(f"n_envs must be positive, got {n_envs}")
+        if reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {reward!r}")
+        self.reward = REWARDS[reward]
         if not opponents or len(opponents) != len(weights):
             raise ValueError("need at least one opponent and one weight per opponent")
         weights = np.asarray(weights, dtype=np.float64)
@@ -150,7 +171,7 @@ class Collector:
             else:
                 engine.step(opponent_actions[slot], actions[slot])
             player = 0 if left else 1
-            reward[slot] = engine.reward(player)
+            reward[slot] = self.reward(engine, player)
             self.returns[slot] += reward[slot]
             self._write_views(slot)
             next_obs[slot] = self.obs[slot]

@@ -29,7 +29,7 @@ import torch
 
 from agents.base import AgentSpec, FrozenPolicy, config_to_dict, parse_overrides
 from agents.checkpoint import CheckpointError, atomic_write, load_training_checkpoint, weights_sha256
-from agents.collect import Collector, EpisodeEnd
+from agents.collect import REWARDS, Collector, EpisodeEnd
 from agents.common.buffer import ReplayBuffer
 from agents.common.logger import make_logger
 from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states, stop_signals
@@ -59,6 +59,9 @@ class TrainConfig:
     mode: str = "normal"
     """normal, train_shooting, train_defense, or curriculum (shooting for the first
     curriculum_fraction/2 of the steps, then defense, then normal games)."""
+    reward: str = "game"
+    """The learner's reward: game (the course environment's: +-10 for a goal plus the
+    closeness-to-puck shaping) or sparse (+-10 for a goal only)."""
     curriculum_fraction: float = 0.2
     """Share of the steps spent in the shooting and defense modes when mode=curriculum."""
     n_envs: int = 16
@@ -101,6 +104,8 @@ class TrainConfig:
             raise ValueError(f"updates_per_step must be positive, got {self.updates_per_step}")
         if not 0 <= self.curriculum_fraction < 1:
             raise ValueError(f"curriculum_fraction must lie in [0, 1), got {self.curriculum_fraction}")
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
 
 
 def parse_opponents(text: str) -> list[tuple[str, float]]:
@@ -160,7 +165,8 @@ class Trainer:
             (name, make_opponent(name, seed=config.seed + 1000 + i, device=config.device))
             for i, (name, _) in enumerate(opponent_items)
         ]
-        self.collector = Collector(config.n_envs, opponents, [w for _, w in opponent_items], seed=config.seed)
+        self.collector = Collector(config.n_envs, opponents, [w for _, w in opponent_items], seed=config.seed,
+                                   reward=config.reward)  # fmt: skip
         self.buffer = ReplayBuffer(
             config.buffer_size,
             config.n_envs,
@@ -453,9 +459,10 @@ class Trainer:
     def load(self, path: Path) -> None:
         payload = load_training_checkpoint(path, algorithm=self.config.agent)
         saved = payload["train_config"]
-        fixed = ("n_envs", "seed", "buffer_size", "updates_per_step")
+        fixed = ("n_envs", "seed", "buffer_size", "updates_per_step", "reward")
+        defaults = {"reward": "game"}  # settings added later: older checkpoints were made with the default
         for key in fixed if self.resolve_opponent is not None else (*fixed, "opponents"):
-            if saved.get(key) != getattr(self.config, key):
+            if saved.get(key, defaults.get(key)) != getattr(self.config, key):
                 raise CheckpointError(
                     f"{path} was made with {key}={saved.get(key)!r}, this run has {getattr(self.config, key)!r}; "
                     "resume with the original settings (only --steps and reporting options may change)"

@@ -115,6 +115,30 @@ def test_collector_state_round_trip_continues_identically():
         assert out_a[4] == out_b[4]
 
 
+def test_sparse_reward_pays_goals_only():
+    def build(reward):
+        collector = Collector(4, [("weak", make_opponent("weak", seed=1))], [1.0], seed=3, reward=reward)
+        collector.start(lambda: 0)
+        return collector
+
+    game, sparse = build("game"), build("sparse")
+    idle = np.zeros((4, 4), dtype=np.float32)  # goals come quickly against an idle learner
+    goals, shaped = 0, 0
+    for _ in range(600):
+        _, game_reward, _, _, ended = game.step(idle, lambda: 0)
+        _, sparse_reward, terminated, truncated, sparse_ended = sparse.step(idle, lambda: 0)
+        assert [e.outcome for e in ended] == [e.outcome for e in sparse_ended]  # the same games
+        expected = np.zeros(4)
+        for slot, episode in zip(np.flatnonzero(terminated | truncated), sparse_ended):  # ended in slot order
+            expected[slot] = 10.0 * episode.outcome
+        assert np.array_equal(sparse_reward, expected)
+        goals += int(terminated.sum())
+        shaped += int((game_reward != sparse_reward).sum())
+    assert goals > 0 and shaped > 0
+    with pytest.raises(ValueError, match="reward must be one of"):
+        TrainConfig(reward="dense")
+
+
 def test_opponent_mix_parsing_and_bad_opponents(tmp_path):
     assert parse_opponents("weak:1, strong:3,runs/a/policy.pt") == [
         ("weak", 1.0),
