@@ -8,6 +8,10 @@ target network's values, the dynamics are unrolled K steps with the actions take
 into the hidden state halved at each step, as in MuZero), and the losses on value, reward and
 policy (plus an optional consistency loss) are weighted by prioritized replay's importance
 weights; the new priorities are the root value errors.
+
+With ``action_repeat`` k > 1 each game holds its move for k frames and searches only when the
+hold runs out; the buffer marks those decision frames, and ``update`` folds each decision's k
+frames into one step of the model (``losses.decision_steps``).
 """
 
 from __future__ import annotations
