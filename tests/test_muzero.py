@@ -34,6 +34,13 @@ def test_value_transform_and_support_round_trip():
     assert support.shape == (7, 31) and torch.allclose(support.sum(-1), torch.ones(7, dtype=torch.float64))
     decoded = support_to_scalar(torch.log(support.clamp(min=1e-30)), 15)
     assert torch.allclose(decoded, x[1:-1], atol=1e-6)
+    # finer points: step 0.25 puts h(x) = 1.003 (x = 3) a quarter past the point 1.0, i.e. between
+    # the points 1.0 and 1.25 (indices 19 and 20 of -15..15), and covers |h| <= 3.75 (|x| < 18)
+    fine = scalar_to_support(torch.tensor([3.0, -10.0, 100.0], dtype=torch.float64), 15, step=0.25)
+    assert fine[0, 19] == pytest.approx(1 - 0.003 / 0.25) and fine[0, 20] == pytest.approx(0.003 / 0.25)
+    assert fine[2, -1] == 1.0  # beyond the support: the end point
+    decoded = support_to_scalar(torch.log(fine.clamp(min=1e-30)), 15, step=0.25)
+    assert torch.allclose(decoded[:2], torch.tensor([3.0, -10.0], dtype=torch.float64), atol=1e-6)
 
 
 class _KnownGame(torch.nn.Module):

@@ -66,9 +66,10 @@ def inverse_value_transform(y: torch.Tensor, epsilon: float = 1e-3) -> torch.Ten
     return torch.sign(y) * (root.pow(2) - 1.0)
 
 
-def scalar_to_support(x: torch.Tensor, support_size: int) -> torch.Tensor:
-    """(...,) values -> (..., 2 * support_size + 1) probabilities on the integers -S..S around h(x)."""
-    y = value_transform(x).clamp(-support_size, support_size)
+def scalar_to_support(x: torch.Tensor, support_size: int, step: float = 1.0) -> torch.Tensor:
+    """(...,) values -> (..., 2 * support_size + 1) probabilities on the two of the points
+    step * (-S..S) around h(x) (MuZero's support has step 1)."""
+    y = (value_transform(x) / step).clamp(-support_size, support_size)
     lower = y.floor().clamp(max=support_size - 1)
     upper_weight = y - lower
     out = torch.zeros(*x.shape, 2 * support_size + 1, device=x.device, dtype=x.dtype)
@@ -78,7 +79,7 @@ def scalar_to_support(x: torch.Tensor, support_size: int) -> torch.Tensor:
     return out
 
 
-def support_to_scalar(logits: torch.Tensor, support_size: int) -> torch.Tensor:
+def support_to_scalar(logits: torch.Tensor, support_size: int, step: float = 1.0) -> torch.Tensor:
     """(..., 2 * support_size + 1) logits -> (...,) h^-1 of the expected support value."""
-    support = torch.arange(-support_size, support_size + 1, device=logits.device, dtype=logits.dtype)
+    support = torch.arange(-support_size, support_size + 1, device=logits.device, dtype=logits.dtype) * step
     return inverse_value_transform((functional.softmax(logits, dim=-1) * support).sum(-1))

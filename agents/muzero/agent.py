@@ -172,19 +172,20 @@ class MuZeroAgent:
         steps = self._decisions(batch)
         size, length = steps["reward"].shape
         positions = config.unroll_steps + 1  # the root and the K unrolled states
+        support = (config.support_size, config.support_step)
         obs, moves = steps["obs"], steps["action_index"].long()
         policy_target = steps["policy"][:, :positions]
         if config.reanalyze_ratio > 0:
             policy_target = self._reanalyse(obs[:, :positions], policy_target)
         with torch.no_grad():
             _, _, next_values = self.target_network.initial(steps["next_obs"].reshape(size * length, -1))
-            bootstrap = support_to_scalar(next_values, config.support_size).view(size, length)
+            bootstrap = support_to_scalar(next_values, *support).view(size, length)
             value_target = losses.n_step_targets(steps["reward"], steps["done"], steps["terminated"], bootstrap,
                                                  config.decision_discount, config.td_steps, positions)  # fmt: skip
         mask = steps["mask"]
         state, policy_logits, value_logits = network.initial(obs[:, 0])
-        root_value = support_to_scalar(value_logits.detach(), config.support_size)
-        value_loss = losses.support_loss(value_logits, value_target[:, 0], config.support_size)
+        root_value = support_to_scalar(value_logits.detach(), *support)
+        value_loss = losses.support_loss(value_logits, value_target[:, 0], *support)
         policy_loss = losses.policy_loss(policy_logits, policy_target[:, 0])
         entropy = losses.entropy(policy_logits)
         reward_loss = torch.zeros_like(value_loss)
@@ -194,10 +195,8 @@ class MuZeroAgent:
             state, reward_logits, policy_logits, value_logits = network.recurrent(state, moves[:, k - 1])
             inside = mask[:, k]  # state k is a state of the sampled episode
             reward_loss = reward_loss + mask[:, k - 1] * losses.support_loss(reward_logits, steps["reward"][:, k - 1],
-                                                                             config.support_size)  # fmt: skip
-            value_loss = value_loss + inside * losses.support_loss(
-                value_logits, value_target[:, k], config.support_size
-            )
+                                                                             *support)  # fmt: skip
+            value_loss = value_loss + inside * losses.support_loss(value_logits, value_target[:, k], *support)
             policy_loss = policy_loss + inside * losses.policy_loss(policy_logits, policy_target[:, k])
             entropy = entropy + inside * losses.entropy(policy_logits)
             if self.projection is not None:

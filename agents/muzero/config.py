@@ -27,7 +27,11 @@ class MuZeroConfig:
     blocks: int = 2
     """Residual blocks in the representation and dynamics networks."""
     support_size: int = 15
-    """Values and rewards are categorical over the integers -S..S after the value transform h."""
+    """Values and rewards are categorical over the points support_step * (-S..S) after the value
+    transform h."""
+    support_step: float = 1.0
+    """Spacing of the support points in h-space. MuZero's 1 resolves values up to about +-250;
+    hockey's values stay within about +-20 (h = +-3.6), so 0.25 covers them with 4 times finer bins."""
 
     num_simulations: int = 50
     """Simulations per search."""
@@ -109,6 +113,8 @@ class MuZeroConfig:
             fail(f"actions must be one of {', '.join(ACTION_SETS)}, got {self.actions!r}")
         if min(self.latent_dim, self.hidden_dim, self.support_size, self.num_simulations) < 1 or self.blocks < 0:
             fail("latent_dim, hidden_dim, support_size and num_simulations must be positive, blocks >= 0")
+        if not self.support_step > 0:
+            fail(f"support_step must be positive, got {self.support_step}")
         if self.gumbel and not 2 <= self.max_considered_actions <= self.num_actions:
             fail(f"max_considered_actions must lie in [2, {self.num_actions}], got {self.max_considered_actions}")
         if not 0 <= self.dirichlet_weight <= 1 or self.dirichlet_alpha <= 0:

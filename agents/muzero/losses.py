@@ -88,9 +88,9 @@ def decision_steps(reward: torch.Tensor, done: torch.Tensor, terminated: torch.T
     }
 
 
-def support_loss(logits: torch.Tensor, target: torch.Tensor, support_size: int) -> torch.Tensor:
+def support_loss(logits: torch.Tensor, target: torch.Tensor, support_size: int, step: float = 1.0) -> torch.Tensor:
     """Cross-entropy of (..., bins) logits against scalar targets (...) on the transformed support."""
-    return -(scalar_to_support(target, support_size) * functional.log_softmax(logits, dim=-1)).sum(-1)
+    return -(scalar_to_support(target, support_size, step) * functional.log_softmax(logits, dim=-1)).sum(-1)
 
 
 def policy_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

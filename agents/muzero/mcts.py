@@ -64,6 +64,10 @@ class _Trees:
         return np.clip((q - low.reshape(shape)) / span.reshape(shape), 0.0, 1.0)
 
 
+def _scalar(logits: torch.Tensor, config: MuZeroConfig) -> torch.Tensor:
+    return support_to_scalar(logits, config.support_size, config.support_step)
+
+
 def _softmax(x: np.ndarray) -> np.ndarray:
     z = np.exp(x - x.max(axis=-1, keepdims=True))
     return z / z.sum(axis=-1, keepdims=True)
@@ -101,7 +105,7 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
     rows = np.arange(batch)
     with torch.no_grad():
         state, policy_logits, value_logits = network.initial(obs)
-        root_value = support_to_scalar(value_logits, config.support_size).cpu().numpy().astype(np.float64)
+        root_value = _scalar(value_logits, config).cpu().numpy().astype(np.float64)
         logits = policy_logits.cpu().numpy().astype(np.float64)
     trees = _Trees(batch, sims + 1, actions, state.shape[-1], state.device)
     trees.states[:, 0] = state
@@ -143,8 +147,8 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
             parent = trees.states[torch.as_tensor(rows), torch.as_tensor(leaf_node)]
             action_tensor = torch.as_tensor(leaf_action, device=parent.device)
             new_state, reward_logits, policy_logits, value_logits = network.recurrent(parent, action_tensor)
-            reward = support_to_scalar(reward_logits, config.support_size).cpu().numpy().astype(np.float64)
-            value = support_to_scalar(value_logits, config.support_size).cpu().numpy().astype(np.float64)
+            reward = _scalar(reward_logits, config).cpu().numpy().astype(np.float64)
+            value = _scalar(value_logits, config).cpu().numpy().astype(np.float64)
             child_logits = policy_logits.cpu().numpy().astype(np.float64)
         index = sim + 1
         trees.states[:, index] = new_state
