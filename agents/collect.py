@@ -16,20 +16,16 @@ import numpy as np
 from arena.hockey.constants import Mode
 from arena.hockey.engine import EngineState, HockeyEngine
 
-
-def game_reward(engine: HockeyEngine, player: int) -> float:
-    """The course environment's reward: +-10 for a goal plus the closeness-to-puck shaping."""
-    return engine.reward(player)
-
-
-def sparse_reward(engine: HockeyEngine, player: int) -> float:
-    """+-10 on the step a goal decides the game, 0 otherwise (no shaping)."""
-    if not engine.done:
-        return 0.0
-    return 10.0 * engine.info(player)["winner"]
+# The learner's reward, by name: the course environment's (+-10 for a goal plus the
+# closeness-to-puck shaping), or goals only.
+REWARDS = {"game": HockeyEngine.reward, "sparse": HockeyEngine.goal_reward}
 
 
-REWARDS = {"game": game_reward, "sparse": sparse_reward}
+def reward_function(name: str):
+    """The ``(engine, player) -> reward`` function named ``name`` (a key of ``REWARDS``)."""
+    if name not in REWARDS:
+        raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {name!r}")
+    return REWARDS[name]
 
 
 @dataclass(frozen=True)
@@ -60,9 +56,7 @@ class Collector:
                  reward: str = "game"):  # fmt: skip
         if n_envs < 1:
             raise ValueError(f"n_envs must be positive, got {n_envs}")
-        if reward not in REWARDS:
-            raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {reward!r}")
-        self.reward = REWARDS[reward]
+        self.reward = reward_function(reward)
         if not opponents or len(opponents) != len(weights):
             raise ValueError("need at least one opponent and one weight per opponent")
         weights = np.asarray(weights, dtype=np.float64)

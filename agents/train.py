@@ -29,7 +29,7 @@ import torch
 
 from agents.base import AgentSpec, FrozenPolicy, config_to_dict, parse_overrides
 from agents.checkpoint import CheckpointError, atomic_write, load_training_checkpoint, weights_sha256
-from agents.collect import REWARDS, Collector, EpisodeEnd
+from agents.collect import Collector, EpisodeEnd, reward_function
 from agents.common.buffer import ReplayBuffer
 from agents.common.logger import make_logger
 from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states, stop_signals
@@ -104,8 +104,7 @@ class TrainConfig:
             raise ValueError(f"updates_per_step must be positive, got {self.updates_per_step}")
         if not 0 <= self.curriculum_fraction < 1:
             raise ValueError(f"curriculum_fraction must lie in [0, 1), got {self.curriculum_fraction}")
-        if self.reward not in REWARDS:
-            raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
+        reward_function(self.reward)  # an unknown name fails here, before anything is built
 
 
 def parse_opponents(text: str) -> list[tuple[str, float]]:

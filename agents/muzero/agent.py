@@ -231,13 +231,12 @@ class MuZeroAgent:
     def _decisions(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The sampled sequences as (B, K + n) decisions: per frame when every move is played once,
         otherwise each decision's k held frames folded into one step (``losses.decision_steps``)."""
-        fields = {"obs": batch.obs, "next_obs": batch.next_obs, "reward": batch.reward, "done": batch.done,
-                  "terminated": batch.terminated, "policy": batch.extras["policy"],
-                  "action_index": batch.extras["action_index"]}  # fmt: skip
         repeat = self.config.action_repeat
         if repeat == 1:
             mask = batch.mask if batch.mask is not None else torch.ones_like(batch.reward)
-            return {**fields, "mask": mask}
+            return {"obs": batch.obs, "next_obs": batch.next_obs, "reward": batch.reward, "done": batch.done,
+                    "terminated": batch.terminated, "policy": batch.extras["policy"],
+                    "action_index": batch.extras["action_index"], "mask": mask}  # fmt: skip
         decisions = self.config.unroll_steps + self.config.td_steps
         steps = losses.decision_steps(batch.reward, batch.done, batch.terminated, batch.extras["decision"], repeat,
                                       self.config.discount, decisions)  # fmt: skip

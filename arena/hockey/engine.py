@@ -449,14 +449,19 @@ class HockeyEngine(GameOutcome):
             "reward_puck_direction": float(direction),
         }
 
+    def goal_reward(self, player: int = 0, info: dict | None = None) -> float:
+        """The goal part of the original's reward: +-10 on a decided game's last step, else 0."""
+        if not self.done:
+            return 0.0
+        if info is None:
+            info = self.info(player)
+        return 10.0 * info["winner"]
+
     def reward(self, player: int = 0, info: dict | None = None) -> float:
         """The original's returned reward: +-10 on a decided game's last step, plus closeness."""
         if info is None:
             info = self.info(player)
-        sparse = 0.0
-        if self.done:
-            sparse = 10.0 * info["winner"]
-        return sparse + info["reward_closeness_to_puck"]
+        return self.goal_reward(player, info) + info["reward_closeness_to_puck"]
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> EngineState:
