@@ -264,6 +264,18 @@ def test_checkpoint_round_trip_gives_identical_moves(tmp_path):
     assert all(any(np.array_equal(move, row) for row in first.agent.actions.table) for move in moves)
 
 
+def test_resume_takes_the_configured_lr_and_keeps_the_optimizer_moments():
+    agent = make_agent("muzero", overrides=SMALL, seed=2)
+    buffer, rng = _filled_buffer(agent), np.random.default_rng(0)
+    agent.update(buffer.sample_sequences(8, agent.sequence_length, rng, **agent.sampling))
+    saved = agent.training_state()
+    resumed = make_agent("muzero", overrides={**SMALL, "lr": 1e-5}, seed=2)
+    resumed.load_training_state(saved)
+    assert [group["lr"] for group in resumed.optimizer.param_groups] == [1e-5] * len(saved["optimizer"]["param_groups"])
+    moments = [state["exp_avg"] for state in resumed.optimizer.state_dict()["state"].values()]
+    assert moments and all(torch.equal(a, b["exp_avg"]) for a, b in zip(moments, saved["optimizer"]["state"].values()))
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [({"actions": "moves-99"}, "actions"), ({"gumbel": True, "max_considered_actions": 1}, "considered"),

@@ -305,6 +305,8 @@ class MuZeroAgent:
 
     def load_training_state(self, state: dict) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:  # the config is the truth on resume: `--set lr=` lowers it
+            group["lr"] = self.config.lr
         self.updates = int(state["updates"])
         self.update_rng.bit_generator.state = state["update_rng"]
         self._streams = [self._stream(i) for i in range(len(state["streams"]))]
