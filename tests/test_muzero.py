@@ -236,6 +236,28 @@ def _filled_buffer(agent) -> ReplayBuffer:
 
 
 @pytest.mark.parametrize("repeat", [1, 3])
+def test_bootstrap_is_evaluated_only_where_the_targets_read_it(repeat):
+    agent = make_agent("muzero", overrides={**SMALL, "action_repeat": repeat}, seed=3)
+    rng = np.random.default_rng(0)
+    buffer = ReplayBuffer(400, 2, 18, 4, extras=agent.buffer_extras)
+    for t in range(120):  # goals and time-outs, both inside the sampled windows
+        buffer.add(rng.normal(size=(2, 18)), agent.random_act(2, rng), rng.normal(size=2), rng.normal(size=(2, 18)),
+                   [t % 29 == 28, False], [False, t % 31 == 30], extras=agent.last_extras())  # fmt: skip
+    steps = agent._decisions(buffer.sample_sequences(64, agent.sequence_length, rng))
+    positions, config = agent.config.unroll_steps + 1, agent.config
+    assert ((steps["done"] > 0) & (steps["terminated"] == 0)).any() and (steps["terminated"] > 0).any()
+    with torch.no_grad():
+        _, _, values = agent.target_network.initial(steps["next_obs"].flatten(0, 1))
+        every = support_to_scalar(values, config.support_size, config.support_step).view_as(steps["done"])
+        needed = agent._bootstrap(steps, positions)
+    ends = (steps["reward"], steps["done"], steps["terminated"])
+    targets = [n_step_targets(*ends, bootstrap, config.decision_discount, config.td_steps, positions)
+               for bootstrap in (every, needed)]  # fmt: skip
+    assert torch.allclose(targets[0], targets[1], atol=1e-5)
+    assert (needed == 0).float().mean() > 0.3  # it skipped the states no target reads
+
+
+@pytest.mark.parametrize("repeat", [1, 3])
 def test_update_is_deterministic_and_sets_priorities(repeat):
     runs = []
     for _ in range(2):

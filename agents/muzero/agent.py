@@ -170,7 +170,6 @@ class MuZeroAgent:
         """
         config, network = self.config, self.network
         steps = self._decisions(batch)
-        size, length = steps["reward"].shape
         positions = config.unroll_steps + 1  # the root and the K unrolled states
         support = (config.support_size, config.support_step)
         obs, moves = steps["obs"], steps["action_index"].long()
@@ -178,11 +177,14 @@ class MuZeroAgent:
         if config.reanalyze_ratio > 0:
             policy_target = self._reanalyse(obs[:, :positions], policy_target)
         with torch.no_grad():
-            _, _, next_values = self.target_network.initial(steps["next_obs"].reshape(size * length, -1))
-            bootstrap = support_to_scalar(next_values, *support).view(size, length)
+            bootstrap = self._bootstrap(steps, positions)
             value_target = losses.n_step_targets(steps["reward"], steps["done"], steps["terminated"], bootstrap,
                                                  config.decision_discount, config.td_steps, positions)  # fmt: skip
         mask = steps["mask"]
+        if self.projection is not None:  # the consistency targets: the encodings of the real states 1..K
+            with torch.no_grad():
+                encoded = self.target_network.initial(obs[:, 1:positions].flatten(0, 1))[0]
+                consistency_targets = self.projection["projector"](encoded).unflatten(0, (len(obs), positions - 1))
         state, policy_logits, value_logits = network.initial(obs[:, 0])
         root_value = support_to_scalar(value_logits.detach(), *support)
         value_loss = losses.support_loss(value_logits, value_target[:, 0], *support)
@@ -200,11 +202,8 @@ class MuZeroAgent:
             policy_loss = policy_loss + inside * losses.policy_loss(policy_logits, policy_target[:, k])
             entropy = entropy + inside * losses.entropy(policy_logits)
             if self.projection is not None:
-                with torch.no_grad():
-                    encoded = self.target_network.initial(obs[:, k])[0]
-                    target = self.projection["projector"](encoded)
                 predicted = self.projection["predictor"](self.projection["projector"](state))
-                consistency = consistency + inside * losses.consistency_loss(predicted, target)
+                consistency = consistency + inside * losses.consistency_loss(predicted, consistency_targets[:, k - 1])
         per_sample = (config.value_coef * value_loss + config.reward_coef * reward_loss
                       + config.policy_coef * policy_loss - config.entropy_coef * entropy
                       + config.consistency_coef * consistency) / positions  # fmt: skip
@@ -227,6 +226,19 @@ class MuZeroAgent:
         values = torch.stack([loss, value_loss.mean(), reward_loss.mean(), policy_loss.mean(), entropy.mean(),
                               consistency.mean(), error.mean(), grad_norm]).detach()  # fmt: skip
         return dict(zip(_METRICS, values.tolist()))
+
+    def _bootstrap(self, steps: dict[str, torch.Tensor], positions: int) -> torch.Tensor:
+        """(B, L) target-network values of the states after the transitions that the n-step targets
+        read (the n-th of each target, and time-outs inside the window); 0 elsewhere. Evaluating only
+        those (about half) saves a third of the update's forward passes."""
+        done, terminated = steps["done"], steps["terminated"]
+        needed = (done > 0) & (terminated == 0)
+        last = self.config.td_steps - 1
+        needed[:, last : last + positions] = True
+        _, _, values = self.target_network.initial(steps["next_obs"][needed])
+        bootstrap = torch.zeros_like(done)
+        bootstrap[needed] = support_to_scalar(values, self.config.support_size, self.config.support_step)
+        return bootstrap
 
     def _decisions(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The sampled sequences as (B, K + n) decisions: per frame when every move is played once,
