@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from agents import AGENTS, load_policy, make_agent, save_policy
 from agents.base import AgentSpec, config_from_dict, parse_overrides
+from agents.common.runtime import load_optimizer_state
 from agents.sac import SACConfig
 from arena import play_games
 
@@ -45,3 +47,17 @@ def test_spec_and_overrides_are_checked():
     assert config.hidden == (64, 64) and config.gamma == 0.98
     with pytest.raises(ValueError, match="expected key=value"):
         parse_overrides(["gamma"], SACConfig)
+
+
+def test_optimizer_resume_keeps_the_built_learning_rates_and_the_saved_moments():
+    weights = [torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))]
+    first = torch.optim.Adam([{"params": [weights[0]], "lr": 1e-3}, {"params": [weights[1]], "lr": 5e-4}])
+    sum(w.square().sum() for w in weights).backward()
+    first.step()
+    resumed = torch.optim.Adam([{"params": [weights[0]], "lr": 1e-4}, {"params": [weights[1]], "lr": 5e-5}])
+    load_optimizer_state(resumed, first.state_dict())
+    assert [group["lr"] for group in resumed.param_groups] == [1e-4, 5e-5]
+    for w in weights:
+        assert torch.equal(resumed.state[w]["exp_avg"], first.state[w]["exp_avg"])
+        assert float(resumed.state[w]["step"]) == 1.0
+

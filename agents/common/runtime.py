@@ -3,6 +3,7 @@
 ``resolve_device("auto")`` picks CUDA when present, else the CPU; nothing here changes global
 state at import time. ``seed_everything`` seeds Python, NumPy's legacy generator and torch once
 at an entry point; ``rng_states``/``set_rng_states`` capture and restore them for exact resumes.
+``load_optimizer_state`` resumes an optimizer's moments under the learning rates it was built with.
 """
 
 from __future__ import annotations
@@ -99,3 +100,12 @@ def stop_signals(on_stop):
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict) -> None:
+    """Load a saved optimizer state (moments, step counts) but keep each group's learning rate as
+    the optimizer was built from the config: a resume with ``--set lr=...`` takes the new rate."""
+    rates = [group["lr"] for group in optimizer.param_groups]
+    optimizer.load_state_dict(saved)
+    for group, rate in zip(optimizer.param_groups, rates):
+        group["lr"] = rate

@@ -25,7 +25,7 @@ from torch import nn
 from agents.base import AgentSpec
 from agents.common.buffer import Batch
 from agents.common.distributional import support_to_scalar
-from agents.common.runtime import resolve_device
+from agents.common.runtime import load_optimizer_state, resolve_device
 from agents.muzero import losses
 from agents.muzero.config import MuZeroConfig
 from agents.muzero.mcts import search
@@ -229,8 +229,8 @@ class MuZeroAgent:
 
     def _bootstrap(self, steps: dict[str, torch.Tensor], positions: int) -> torch.Tensor:
         """(B, L) target-network values of the states after the transitions that the n-step targets
-        read (the n-th of each target, and time-outs inside the window); 0 elsewhere. Evaluating only
-        those (about half) saves a third of the update's forward passes."""
+        read (the n-th of each target, and time-outs inside the window); 0 elsewhere. Those are about
+        half of the states, so the target network's pass costs about half of a pass over all."""
         done, terminated = steps["done"], steps["terminated"]
         needed = (done > 0) & (terminated == 0)
         last = self.config.td_steps - 1
@@ -316,9 +316,7 @@ class MuZeroAgent:
         }
 
     def load_training_state(self, state: dict) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
-        for group in self.optimizer.param_groups:  # the config is the truth on resume: `--set lr=` lowers it
-            group["lr"] = self.config.lr
+        load_optimizer_state(self.optimizer, state["optimizer"])
         self.updates = int(state["updates"])
         self.update_rng.bit_generator.state = state["update_rng"]
         self._streams = [self._stream(i) for i in range(len(state["streams"]))]

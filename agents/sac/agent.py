@@ -17,7 +17,7 @@ from torch import nn
 
 from agents.base import AgentSpec
 from agents.common.buffer import Batch
-from agents.common.runtime import resolve_device
+from agents.common.runtime import load_optimizer_state, resolve_device
 from agents.sac import losses
 from agents.sac.config import SACConfig
 from agents.sac.networks import Actor, Critic
@@ -172,7 +172,7 @@ class SACAgent:
             if sum(len(group["params"]) for group in saved["param_groups"]) != count:
                 raise ValueError("saved optimizer state does not fit this agent's parameters")
             saved = {"state": saved["state"], "param_groups": current}
-        self.optimizer.load_state_dict(saved)
+        load_optimizer_state(self.optimizer, saved)
         self.updates = int(state["updates"])
         self.generator.set_state(state["generator"].to("cpu"))
 

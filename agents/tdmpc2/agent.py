@@ -16,7 +16,7 @@ import torch
 
 from agents.base import AgentSpec
 from agents.common.buffer import Batch
-from agents.common.runtime import resolve_device
+from agents.common.runtime import load_optimizer_state, resolve_device
 from agents.tdmpc2 import losses
 from agents.tdmpc2.config import TDMPC2Config
 from agents.tdmpc2.networks import WorldModel
@@ -225,8 +225,8 @@ class TDMPC2Agent:
         }
 
     def load_training_state(self, state: dict) -> None:
-        self.model_optimizer.load_state_dict(state["model_optimizer"])
-        self.policy_optimizer.load_state_dict(state["policy_optimizer"])
+        load_optimizer_state(self.model_optimizer, state["model_optimizer"])
+        load_optimizer_state(self.policy_optimizer, state["policy_optimizer"])
         self.updates = int(state["updates"])
         self.generator.set_state(state["generator"].to("cpu"))
         self._plans = state["plans"].to(self.device)
