@@ -464,7 +464,7 @@ class Trainer:
             if saved.get(key, defaults.get(key)) != getattr(self.config, key):
                 raise CheckpointError(
                     f"{path} was made with {key}={saved.get(key)!r}, this run has {getattr(self.config, key)!r}; "
-                    "resume with the original settings (only --steps and reporting options may change)"
+                    "resume with the original settings (--steps, reporting options and the agent's --set may change)"
                 )
         self.agent.load_state_dict(payload["state_dict"])
         self.agent.load_training_state(payload["agent_training"])
@@ -482,6 +482,23 @@ class Trainer:
             self.buffer.load_state_dict(payload["buffer"])
         elif self.step > 0:
             print(f"note: {path} holds no replay buffer; training continues from an empty one")
+        self._record_agent_changes(payload["agent_config"])
+
+    def _record_agent_changes(self, saved: dict) -> None:
+        """Append the agent settings a resume changed (``--set``) to config_changes.jsonl.
+
+        config.json keeps the settings the run started with; this append-only record says from
+        which step each later setting applies, so no segment's settings are lost.
+        """
+        current = config_to_dict(self.agent.config)
+        changed = {key: [saved.get(key), value] for key, value in current.items() if saved.get(key) != value}
+        if not changed:
+            return
+        line = json.dumps({"step": self.step, "agent": changed}) + "\n"
+        with open(self.run_dir / "config_changes.jsonl", "a") as file:
+            file.write(line)
+        listed = ", ".join(f"{key} {old!r} -> {new!r}" for key, (old, new) in changed.items())
+        print(f"note: resumed at step {self.step} with changed agent settings: {listed}")
 
     def _write_json(self, name: str, data: dict) -> None:
         text = json.dumps(data, indent=2) + "\n"

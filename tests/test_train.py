@@ -200,6 +200,19 @@ def test_existing_run_needs_resume_and_resume_needs_the_same_settings(tmp_path):
         train(TrainConfig(steps=800, run_dir=str(tmp_path), resume=True, **{**TINY, "n_envs": 2}))
 
 
+def test_a_resume_with_changed_agent_settings_records_them_and_keeps_the_start_config(tmp_path):
+    settings = {**TINY, "set": (*TINY["set"], "actor_lr=0.001")}
+    train(TrainConfig(steps=400, run_dir=str(tmp_path), **settings))
+    started = (tmp_path / "config.json").read_text()
+    train(TrainConfig(steps=600, run_dir=str(tmp_path), resume=True, **settings))
+    assert not (tmp_path / "config_changes.jsonl").exists()  # same settings: nothing to record
+    lowered = {**TINY, "set": (*TINY["set"], "actor_lr=0.0005")}
+    train(TrainConfig(steps=800, run_dir=str(tmp_path), resume=True, **lowered))
+    records = [json.loads(line) for line in (tmp_path / "config_changes.jsonl").read_text().splitlines()]
+    assert records == [{"step": 600, "agent": {"actor_lr": [0.001, 0.0005]}}]
+    assert (tmp_path / "config.json").read_text() == started
+
+
 def test_a_stop_signal_saves_and_resume_finishes(tmp_path):
     fired = []
 
