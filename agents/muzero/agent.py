@@ -66,7 +66,8 @@ class MuZeroAgent:
         self.target_network = copy.deepcopy(self.network).requires_grad_(False)
         parameters = list(self.network.parameters()) + (list(self.projection.parameters()) if self.projection else [])
         self._parameters = parameters
-        self.optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+        fused = self.device.type in ("cpu", "cuda")  # one kernel for all parameters, as SAC and TD-MPC2
+        self.optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
         self.update_rng = np.random.default_rng([seed, 23])
         self.updates = 0
         self.last_priorities: np.ndarray | None = None
