@@ -20,6 +20,11 @@ import numpy as np
 
 from arena.hockey.constants import ACTION_DIM
 
+OPPONENT_ACTION = "opponent_action"
+"""The replay-buffer extra holding the opponent's continuous action of each frame (in the
+opponent's own view): an agent that lists it in ``buffer_extras`` gets it filled by the trainer,
+as opponent-aware models (MuZero with ``search="maxmin"``) learn from both players' actions."""
+
 
 @dataclass(frozen=True)
 class AgentSpec:

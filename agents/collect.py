@@ -74,6 +74,7 @@ class Collector:
         self.returns = np.zeros(n_envs, dtype=np.float64)
         self.obs = np.zeros((n_envs, self.engines[0].obs_dim), dtype=np.float32)
         self.opponent_obs = np.zeros_like(self.obs)
+        self.last_opponent_actions = np.zeros((n_envs, 4), dtype=np.float32)  # each opponent's, last step
         self.started = False
 
     def start(self, mode_for) -> None:
@@ -152,6 +153,7 @@ class Collector:
         for index in np.unique(self.opponent):
             rows = self.opponent == index
             opponent_actions[rows] = np.asarray(self.policies[index].act(self.opponent_obs))[rows]
+        self.last_opponent_actions = opponent_actions.astype(np.float32)
         next_obs = np.empty_like(self.obs)
         reward = np.zeros(self.n_envs, dtype=np.float32)
         terminated = np.zeros(self.n_envs, dtype=bool)

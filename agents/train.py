@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agents.base import AgentSpec, FrozenPolicy, config_to_dict, parse_overrides
+from agents.base import OPPONENT_ACTION, AgentSpec, FrozenPolicy, config_to_dict, parse_overrides
 from agents.checkpoint import CheckpointError, atomic_write, load_training_checkpoint, weights_sha256
 from agents.collect import Collector, EpisodeEnd, reward_function
 from agents.common.buffer import ReplayBuffer
@@ -186,6 +186,7 @@ class Trainer:
         self.latest_eval: dict[str, float] = {}
         self._stop: str | None = None
         self._agent_reset = getattr(self.agent, "reset", None)
+        self._stores_opponent_actions = OPPONENT_ACTION in (getattr(self.agent, "buffer_extras", None) or {})
         self.timing = {"collect": 0.0, "hooks": 0.0, "update": 0.0}  # seconds in this process
         self.logger = None
         self._bar = None
@@ -319,6 +320,8 @@ class Trainer:
             actions = self.agent.act(obs, explore=True)
         extras = self.agent.last_extras() if hasattr(self.agent, "last_extras") else None
         next_obs, reward, terminated, truncated, ended = self.collector.step(actions, self.mode_for)
+        if self._stores_opponent_actions:
+            extras = {**(extras or {}), OPPONENT_ACTION: self.collector.last_opponent_actions}
         if ended and self._agent_reset is not None:  # planners keep per-game state: new games start clean
             self._agent_reset(terminated | truncated)
         self.buffer.add(obs, actions, reward, next_obs, terminated, truncated, extras=extras)

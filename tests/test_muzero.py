@@ -19,6 +19,7 @@ from agents.common.distributional import (
 from agents.common.sum_tree import SumTree
 from agents.muzero import MuZeroConfig
 from agents.muzero.losses import decision_steps, n_step_targets
+from agents.muzero.maxmin import maxmin_search
 from agents.muzero.mcts import _completed_q, _halving_schedule, _Trees, search
 from agents.muzero.networks import MuZeroNetwork
 
@@ -302,7 +303,8 @@ def test_resume_takes_the_configured_lr_and_keeps_the_optimizer_moments():
     ("values", "message"),
     [({"actions": "moves-99"}, "actions"), ({"gumbel": True, "max_considered_actions": 1}, "considered"),
      ({"reanalyze_ratio": 2.0}, "reanalyze_ratio"), ({"td_steps": 0}, "td_steps"),
-     ({"action_repeat": 0}, "action_repeat")],
+     ({"action_repeat": 0}, "action_repeat"), ({"search": "beam"}, "search"),
+     ({"search": "maxmin", "reanalyze_ratio": 0.5}, "needs search=mcts"), ({"maxmin_epsilon": 1.5}, "epsilon")],
 )  # fmt: skip
 def test_bad_configs_are_refused(values, message):
     with pytest.raises(ValueError, match=message):
@@ -324,3 +326,81 @@ def test_completed_q_spreads_small_gaps_between_children_over_the_unit_interval(
     expected = (np.array([0.101, 0.100, mixed]) - 0.100) / 0.001
     assert np.allclose(q[0], expected)
     assert q[0].min() == 0.0 and q[0].max() == 1.0
+
+
+class _JointGame(torch.nn.Module):
+    """A fake opponent-aware model: one decision pays ``payoff[own move, opponent move]``."""
+
+    def __init__(self, payoff: np.ndarray, table: np.ndarray, support: int):
+        super().__init__()
+        self.payoff, self.table, self.support = payoff, torch.tensor(table), support
+
+    def _logits(self, values: torch.Tensor) -> torch.Tensor:
+        return torch.log(scalar_to_support(values, self.support).clamp(min=1e-12))
+
+    def initial(self, obs):
+        zeros = torch.zeros(obs.shape[0])
+        return torch.zeros(obs.shape[0], 1), torch.zeros(obs.shape[0], self.payoff.shape[0]), self._logits(zeros)
+
+    def recurrent(self, state, action, opponent):
+        which = (opponent[:, None, :] == self.table[None]).all(-1).float().argmax(1)  # the opponent's move index
+        reward = torch.as_tensor(self.payoff[action.numpy(), which.numpy()], dtype=torch.float32)
+        zeros = torch.zeros(state.shape[0])
+        return state, self._logits(reward), torch.zeros(state.shape[0], self.payoff.shape[0]), self._logits(zeros)
+
+
+def test_maxmin_plays_the_move_with_the_best_worst_case():
+    config = MuZeroConfig(actions="original-8", search="maxmin", support_size=5, maxmin_epsilon=0.0)
+    table = make_agent("muzero", overrides={"actions": "original-8", "device": "cpu"}).actions.table
+    payoff = np.zeros((8, 8))
+    payoff[3] = 2.0  # move 3 pays most on average ...
+    payoff[3, 5] = -2.0  # ... but one reply punishes it
+    payoff[6] = 0.5  # move 6 pays less, whatever the reply
+    game = _JointGame(payoff, table, 5)
+    result = maxmin_search(game, torch.zeros(2, 18), torch.tensor(table), [np.random.default_rng(i) for i in range(2)],
+                           config, explore=True)  # fmt: skip
+    assert result.action.tolist() == [6, 6]
+    assert result.value == pytest.approx([0.5, 0.5], abs=1e-3)
+    assert np.allclose(result.policy.sum(axis=1), 1) and (result.policy.argmax(axis=1) == 6).all()
+    always_random = MuZeroConfig(actions="original-8", search="maxmin", support_size=5, maxmin_epsilon=1.0)
+    moves = [maxmin_search(game, torch.zeros(1, 18), torch.tensor(table), [np.random.default_rng(seed)],
+                           always_random, explore=True).action[0] for seed in range(40)]  # fmt: skip
+    assert len(set(moves)) > 4  # exploring plays uniformly random moves
+
+
+def test_maxmin_batched_equals_separate_and_the_dynamics_need_the_opponent():
+    agent = make_agent("muzero", overrides={**SMALL, "search": "maxmin"}, seed=1)
+    for parameter in agent.network.parameters():
+        torch.nn.init.normal_(parameter, std=0.3)
+    obs = torch.as_tensor(np.random.default_rng(0).normal(size=(4, 18)), dtype=torch.float32)
+    moves = agent._opponent_moves
+    together = maxmin_search(agent.network, obs, moves, [np.random.default_rng([3, i]) for i in range(4)],
+                             agent.config, explore=True)  # fmt: skip
+    for i in range(4):
+        alone = maxmin_search(agent.network, obs[i : i + 1], moves, [np.random.default_rng([3, i])], agent.config, True)
+        assert alone.action[0] == together.action[i] and np.allclose(alone.policy[0], together.policy[i], atol=1e-4)
+    state = agent.network.initial(obs)[0]
+    with pytest.raises(ValueError, match="opponent action"):
+        agent.network.recurrent(state, torch.zeros(4, dtype=torch.long))
+
+
+def test_opponent_actions_are_averaged_over_each_decisions_frames():
+    agent = make_agent("muzero", overrides={**SMALL, "search": "maxmin", "action_repeat": 3}, seed=0)
+    rng = np.random.default_rng(0)
+    buffer = ReplayBuffer(400, 2, 18, 4, extras=agent.buffer_extras)
+    for t in range(90):
+        agent.random_act(2, rng)
+        extras = {**agent.last_extras(), "opponent_action": rng.normal(size=(2, 4))}
+        buffer.add(rng.normal(size=(2, 18)), np.zeros((2, 4)), rng.normal(size=2), rng.normal(size=(2, 18)),
+                   [t % 20 == 19, False], [False, False], extras=extras)  # fmt: skip
+        if t % 20 == 19:
+            agent.reset(np.array([True, False]))
+    batch = buffer.sample_sequences(16, agent.sequence_length, rng)
+    steps = agent._decisions(batch)
+    opponent = batch.extras["opponent_action"].numpy()
+    first, last = [x.numpy() for x in decision_steps(batch.reward, batch.done, batch.terminated,
+                   batch.extras["decision"], 3, agent.config.discount, 6).values()][:2]  # fmt: skip
+    for row in range(16):
+        for step in range(6):
+            expected = opponent[row, first[row, step] : last[row, step] + 1].mean(axis=0)
+            assert np.allclose(steps["opponent_action"][row, step].numpy(), expected, atol=1e-6)

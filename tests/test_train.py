@@ -178,7 +178,20 @@ MODEL_BASED = {
                           "num_pi_trajs=2", "iterations=2", "batch_size=8", "device='cpu'")),
     "muzero": ("muzero", _MUZERO),
     "muzero-held-moves": ("muzero", (*_MUZERO, "action_repeat=3")),  # a resume can fall inside a held move
+    "muzero-maxmin": ("muzero", (*_MUZERO[:-2], "search='maxmin'", "action_repeat=3", "device='cpu'")),
 }  # fmt: skip
+
+
+def test_the_trainer_stores_the_opponents_actions_for_opponent_aware_agents(tmp_path):
+    overrides = (*_MUZERO[:-2], "search='maxmin'", "device='cpu'")
+    trainer = Trainer(TrainConfig(agent="muzero", steps=400, run_dir=str(tmp_path), opponents="random",
+                                  **{**TINY, "set": overrides}))  # fmt: skip
+    trainer.open()
+    for _ in range(3):
+        trainer.train(trainer.step + trainer.config.n_envs)
+        stored = trainer.buffer.extras["opponent_action"][trainer.buffer.position - 1]
+        assert np.array_equal(stored, trainer.collector.last_opponent_actions) and np.abs(stored).sum() > 0
+    trainer.close()
 
 
 @pytest.mark.parametrize("label", sorted(MODEL_BASED))

@@ -9,6 +9,10 @@ into the hidden state halved at each step, as in MuZero), and the losses on valu
 policy (plus an optional consistency loss) are weighted by prioritized replay's importance
 weights; the new priorities are the root value errors.
 
+With ``search="maxmin"`` the model is opponent-aware: the dynamics also take the opponent's
+continuous action (stored by the trainer as the ``opponent_action`` extra; per decision, its mean
+over the held frames), and moves are chosen by one-decision max-min (``agents.muzero.maxmin``).
+
 With ``action_repeat`` k > 1 each game holds its move for k frames and searches only when the
 hold runs out; the buffer marks those decision frames, and ``update`` folds each decision's k
 frames into one step of the model (``losses.decision_steps``).
@@ -22,12 +26,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.base import AgentSpec
+from agents.base import OPPONENT_ACTION, AgentSpec
 from agents.common.buffer import Batch
 from agents.common.distributional import support_to_scalar
 from agents.common.runtime import load_optimizer_state, resolve_device
 from agents.muzero import losses
 from agents.muzero.config import MuZeroConfig
+from agents.muzero.maxmin import maxmin_search
 from agents.muzero.mcts import search
 from agents.muzero.networks import MuZeroNetwork
 from arena.actions import action_set
@@ -56,7 +61,9 @@ class MuZeroAgent:
         self.device = resolve_device(config.device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.network = MuZeroNetwork(config, spec.obs_dim).to(self.device)
+            self.opponent_aware = config.search == "maxmin"
+            opponent_dim = spec.action_dim if self.opponent_aware else 0
+            self.network = MuZeroNetwork(config, spec.obs_dim, opponent_dim).to(self.device)
             self.projection = None
             if config.consistency_coef > 0:  # SimSiam heads (EfficientZero): projector, then predictor
                 latent = config.latent_dim
@@ -76,6 +83,8 @@ class MuZeroAgent:
         self._held_move = np.zeros(0, dtype=np.int64)
         self._held_policy = np.zeros((0, config.num_actions), dtype=np.float32)
         self._last: dict[str, np.ndarray] | None = None
+        # max-min's candidate opponent actions: the same moves, each in the opponent's own view
+        self._opponent_moves = torch.tensor(self.actions.table, device=self.device)
 
     # ------------------------------------------------------------------ what the trainer reads
     @property
@@ -90,6 +99,8 @@ class MuZeroAgent:
         extras = {"policy": (self.config.num_actions,), "action_index": ()}
         if self.config.action_repeat > 1:
             extras["decision"] = ()  # 1.0 on the frames where a move was chosen
+        if self.opponent_aware:
+            extras[OPPONENT_ACTION] = (self.spec.action_dim,)  # filled by the trainer
         return extras
 
     @property
@@ -155,7 +166,11 @@ class MuZeroAgent:
             was_training = self.network.training
             self.network.eval()
             try:
-                result = search(self.network, x, [self._streams[i] for i in rows], self.config, explore)
+                streams = [self._streams[i] for i in rows]
+                if self.opponent_aware:
+                    result = maxmin_search(self.network, x, self._opponent_moves, streams, self.config, explore)
+                else:
+                    result = search(self.network, x, streams, self.config, explore)
             finally:
                 self.network.train(was_training)
             return result.action, result.policy
@@ -195,7 +210,8 @@ class MuZeroAgent:
         consistency = torch.zeros_like(value_loss)
         for k in range(1, positions):
             state = 0.5 * state + 0.5 * state.detach()  # MuZero: halve the gradient flowing back in time
-            state, reward_logits, policy_logits, value_logits = network.recurrent(state, moves[:, k - 1])
+            opponent = steps[OPPONENT_ACTION][:, k - 1] if self.opponent_aware else None
+            state, reward_logits, policy_logits, value_logits = network.recurrent(state, moves[:, k - 1], opponent)
             inside = mask[:, k]  # state k is a state of the sampled episode
             reward_loss = reward_loss + mask[:, k - 1] * losses.support_loss(reward_logits, steps["reward"][:, k - 1],
                                                                              *support)  # fmt: skip
@@ -247,9 +263,12 @@ class MuZeroAgent:
         repeat = self.config.action_repeat
         if repeat == 1:
             mask = batch.mask if batch.mask is not None else torch.ones_like(batch.reward)
-            return {"obs": batch.obs, "next_obs": batch.next_obs, "reward": batch.reward, "done": batch.done,
-                    "terminated": batch.terminated, "policy": batch.extras["policy"],
-                    "action_index": batch.extras["action_index"], "mask": mask}  # fmt: skip
+            steps = {"obs": batch.obs, "next_obs": batch.next_obs, "reward": batch.reward, "done": batch.done,
+                     "terminated": batch.terminated, "policy": batch.extras["policy"],
+                     "action_index": batch.extras["action_index"], "mask": mask}  # fmt: skip
+            if self.opponent_aware:
+                steps[OPPONENT_ACTION] = batch.extras[OPPONENT_ACTION]
+            return steps
         decisions = self.config.unroll_steps + self.config.td_steps
         steps = losses.decision_steps(batch.reward, batch.done, batch.terminated, batch.extras["decision"], repeat,
                                       self.config.discount, decisions)  # fmt: skip
@@ -257,13 +276,20 @@ class MuZeroAgent:
         def at(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
             return x[torch.arange(x.shape[0], device=x.device)[:, None], index]
 
-        return {
+        decided = {
             "obs": at(batch.obs, steps["first"]),
             "next_obs": at(batch.next_obs, steps["last"]),
             "policy": at(batch.extras["policy"], steps["first"]),
             "action_index": at(batch.extras["action_index"], steps["first"]),
             **{name: steps[name] for name in ("reward", "done", "terminated", "mask")},
         }
+        if self.opponent_aware:  # the opponent's mean action over the decision's frames (to the episode's end)
+            held = steps["first"][..., None] + torch.arange(repeat, device=batch.reward.device)
+            inside = (held <= steps["last"][..., None]).to(batch.reward.dtype)
+            frames = at(batch.extras[OPPONENT_ACTION], held.clamp(max=batch.reward.shape[1] - 1).flatten(1))
+            frames = frames.view(*held.shape, -1)
+            decided[OPPONENT_ACTION] = (frames * inside[..., None]).sum(2) / inside.sum(2, keepdim=True)
+        return decided
 
     def _reanalyse(self, obs: torch.Tensor, stored: torch.Tensor) -> torch.Tensor:
         """Replace the policy targets of a share of the batch by fresh searches with the current

@@ -33,6 +33,14 @@ class MuZeroConfig:
     """Spacing of the support points in h-space. MuZero's 1 resolves values up to about +-250;
     hockey's values stay within about +-20 (h = +-3.6), so 0.25 covers them with 4 times finer bins."""
 
+    search: str = "mcts"
+    """How moves are chosen: "mcts" (MuZero's tree search over the agent's own moves; the model
+    averages over what opponents do) or "maxmin" (the hockey tournament winners' planner: the
+    dynamics also take the opponent's action, and each move is scored by its worst outcome over
+    the opponent's moves one decision ahead, r + discount * V; shared/design/agents.md 2c, 4)."""
+    maxmin_epsilon: float = 0.2
+    """With search="maxmin", the chance of a uniformly random move when exploring (the
+    tournament winner's 0.2)."""
     num_simulations: int = 50
     """Simulations per search."""
     gumbel: bool = False
@@ -123,6 +131,12 @@ class MuZeroConfig:
             fail("need discount in [0, 1], td_steps >= 1, unroll_steps >= 1 and action_repeat >= 1")
         if self.temperature <= 0 or self.lr <= 0 or self.batch_size < 1 or self.target_update_every < 1:
             fail("temperature, lr, batch_size and target_update_every must be positive")
+        if self.search not in ("mcts", "maxmin"):
+            fail(f"search must be mcts or maxmin, got {self.search!r}")
+        if self.search == "maxmin" and self.reanalyze_ratio > 0:
+            fail("reanalyze_ratio re-runs the tree search; it needs search=mcts")
+        if not 0 <= self.maxmin_epsilon <= 1:
+            fail(f"maxmin_epsilon must lie in [0, 1], got {self.maxmin_epsilon}")
         if not 0 <= self.reanalyze_ratio <= 1:
             fail(f"reanalyze_ratio must lie in [0, 1], got {self.reanalyze_ratio}")
         if not 0 <= self.priority_alpha <= 1 or not 0 <= self.priority_beta <= 1:

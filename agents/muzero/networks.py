@@ -1,7 +1,7 @@
 """MuZero's three functions for vector observations (Schrittwieser et al. 2020).
 
 - representation h: observation -> hidden state;
-- dynamics g: (hidden state, action) -> next hidden state, reward logits;
+- dynamics g: (hidden state, action[, opponent's action]) -> next hidden state, reward logits;
 - prediction f: hidden state -> policy logits, value logits.
 
 Hidden states are min-max normalised to [0, 1] per sample (as in MuZero), which keeps the
@@ -45,15 +45,16 @@ def _head(in_dim: int, hidden: int, out_dim: int, zero: bool = False) -> nn.Sequ
 class MuZeroNetwork(nn.Module):
     """h, g and f for one agent."""
 
-    def __init__(self, config: MuZeroConfig, obs_dim: int):
+    def __init__(self, config: MuZeroConfig, obs_dim: int, opponent_dim: int = 0):
         super().__init__()
         latent, hidden, bins = config.latent_dim, config.hidden_dim, 2 * config.support_size + 1
         self.num_actions = config.num_actions
+        self.opponent_dim = opponent_dim  # > 0: the dynamics also take the opponent's action
         self.represent = nn.Sequential(
             nn.Linear(obs_dim, hidden), nn.ReLU(), nn.Linear(hidden, latent),
             *[ResidualBlock(latent, hidden) for _ in range(config.blocks)],
         )  # fmt: skip
-        self.dynamics_in = nn.Linear(latent + self.num_actions, latent)
+        self.dynamics_in = nn.Linear(latent + self.num_actions + opponent_dim, latent)
         self.dynamics = nn.Sequential(*[ResidualBlock(latent, hidden) for _ in range(config.blocks)])
         self.reward_head = _head(latent, hidden // 4, bins, zero=True)
         self.policy_head = _head(latent, hidden // 4, self.num_actions, zero=True)
@@ -64,9 +65,14 @@ class MuZeroNetwork(nn.Module):
         state = normalise_hidden(self.represent(obs))
         return state, self.policy_head(state), self.value_head(state)
 
-    def recurrent(self, state: torch.Tensor, action: torch.Tensor):
-        """(B, L), (B,) action indices -> next state, reward logits, policy logits, value logits."""
+    def recurrent(self, state: torch.Tensor, action: torch.Tensor, opponent: torch.Tensor | None = None):
+        """(B, L), (B,) action indices [, (B, opponent_dim) opponent actions] -> next state,
+        reward logits, policy logits, value logits."""
         one_hot = functional.one_hot(action.long(), self.num_actions).to(state.dtype)
-        x = self.dynamics_in(torch.cat([state, one_hot], dim=-1))
+        if (opponent is None) != (self.opponent_dim == 0):
+            raise ValueError(f"this dynamics network takes {self.opponent_dim} opponent action entries; "
+                             f"got {'none' if opponent is None else tuple(opponent.shape)}")  # fmt: skip
+        inputs = [state, one_hot] if opponent is None else [state, one_hot, opponent.to(state.dtype)]
+        x = self.dynamics_in(torch.cat(inputs, dim=-1))
         next_state = normalise_hidden(self.dynamics(x))
         return next_state, self.reward_head(next_state), self.policy_head(next_state), self.value_head(next_state)
