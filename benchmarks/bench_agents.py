@@ -184,14 +184,10 @@ def bench_tdmpc2(device: torch.device, model_size: str, batches=(1, 16, 64), upd
     return {"plan_ms": plan_ms, "updates_per_s": updates / (time.perf_counter() - start)}
 
 
-def bench_muzero(device: torch.device, batches=(1, 16, 64), simulations: int = 50) -> dict:
-    """MuZero (default network, 25 moves): milliseconds per move for a batch of games with
-    ``simulations`` simulations each, and simulations per second over all games of the batch."""
-    from agents.muzero import MuZeroAgent, MuZeroConfig
-
-    agent = MuZeroAgent(MuZeroConfig(num_simulations=simulations, device=device.type), AgentSpec(), seed=0)
+def _move_ms(agent, device: torch.device, batches) -> dict[int, float]:
+    """Milliseconds per exploring move of ``agent`` for each batch size of games."""
     rng = np.random.default_rng(4)
-    move_ms, sims_per_s = {}, {}
+    move_ms = {}
     for size in batches:
         obs = rng.normal(size=(size, OBS)).astype(np.float32)
         agent.act(obs, explore=True)  # warm-up
@@ -201,9 +197,22 @@ def bench_muzero(device: torch.device, batches=(1, 16, 64), simulations: int = 5
         for _ in range(repeats):
             agent.act(obs, explore=True)
         _sync(device)
-        seconds = (time.perf_counter() - start) / repeats
-        move_ms[size], sims_per_s[size] = 1000 * seconds, size * simulations / seconds
-    return {"move_ms": move_ms, "simulations_per_s": sims_per_s}
+        move_ms[size] = 1000 * (time.perf_counter() - start) / repeats
+    return move_ms
+
+
+def bench_muzero(device: torch.device, batches=(1, 16, 64), simulations: int = 50) -> dict:
+    """MuZero (default network, 25 moves): milliseconds per move for a batch of games with
+    ``simulations`` simulations each, and simulations per second over all games of the batch;
+    and the same moves chosen by one-decision max-min (``search="maxmin"``: 25 x 25 joint moves
+    per game through the opponent-aware dynamics in one call)."""
+    from agents.muzero import MuZeroAgent, MuZeroConfig
+
+    agent = MuZeroAgent(MuZeroConfig(num_simulations=simulations, device=device.type), AgentSpec(), seed=0)
+    move_ms = _move_ms(agent, device, batches)
+    maxmin = MuZeroAgent(MuZeroConfig(search="maxmin", device=device.type), AgentSpec(), seed=0)
+    per_second = {size: size * simulations * 1000 / ms for size, ms in move_ms.items()}
+    return {"move_ms": move_ms, "simulations_per_s": per_second, "maxmin_move_ms": _move_ms(maxmin, device, batches)}
 
 
 def bench_mish(rounds: int = 3, updates: int = 10) -> dict[str, dict[str, list[float]]]:
@@ -309,12 +318,12 @@ def main() -> None:
                   f"| {ms[64] / ms[1]:.1f}x | {r['updates_per_s']:.1f} |")
     if muzero_results:
         print("\nMuZero, one move with 50 simulations (batched search over all games)")
-        print("| device | ms B=1 | B=16 | B=64 | B=64 / B=1 | simulations/s at B=64 |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| device | ms B=1 | B=16 | B=64 | B=64 / B=1 | simulations/s at B=64 | max-min ms B=1 | B=16 | B=64 |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in muzero_results:
-            ms = r["move_ms"]
+            ms, mm = r["move_ms"], r["maxmin_move_ms"]
             print(f"| {r['device']} | {ms[1]:.1f} | {ms[16]:.1f} | {ms[64]:.1f} | {ms[64] / ms[1]:.1f}x "
-                  f"| {r['simulations_per_s'][64]:,.0f} |")
+                  f"| {r['simulations_per_s'][64]:,.0f} | {mm[1]:.1f} | {mm[16]:.1f} | {mm[64]:.1f} |")
 
 
 if __name__ == "__main__":

@@ -304,7 +304,8 @@ def test_resume_takes_the_configured_lr_and_keeps_the_optimizer_moments():
     [({"actions": "moves-99"}, "actions"), ({"gumbel": True, "max_considered_actions": 1}, "considered"),
      ({"reanalyze_ratio": 2.0}, "reanalyze_ratio"), ({"td_steps": 0}, "td_steps"),
      ({"action_repeat": 0}, "action_repeat"), ({"search": "beam"}, "search"),
-     ({"search": "maxmin", "reanalyze_ratio": 0.5}, "needs search=mcts"), ({"maxmin_epsilon": 1.5}, "epsilon")],
+     ({"search": "maxmin", "reanalyze_ratio": 0.5}, "needs search=mcts"), ({"maxmin_epsilon": 1.5}, "epsilon"),
+     ({"opponent_reply": "best"}, "opponent_reply")],
 )  # fmt: skip
 def test_bad_configs_are_refused(values, message):
     with pytest.raises(ValueError, match=message):
@@ -342,6 +343,9 @@ class _JointGame(torch.nn.Module):
         zeros = torch.zeros(obs.shape[0])
         return torch.zeros(obs.shape[0], 1), torch.zeros(obs.shape[0], self.payoff.shape[0]), self._logits(zeros)
 
+    def opponent_logits(self, state):  # the opponent always plays its move 0
+        return torch.log(torch.nn.functional.one_hot(torch.zeros(state.shape[0], dtype=torch.long), 8) + 1e-9)
+
     def recurrent(self, state, action, opponent):
         which = (opponent[:, None, :] == self.table[None]).all(-1).float().argmax(1)  # the opponent's move index
         reward = torch.as_tensor(self.payoff[action.numpy(), which.numpy()], dtype=torch.float32)
@@ -366,6 +370,27 @@ def test_maxmin_plays_the_move_with_the_best_worst_case():
     moves = [maxmin_search(game, torch.zeros(1, 18), torch.tensor(table), [np.random.default_rng(seed)],
                            always_random, explore=True).action[0] for seed in range(40)]  # fmt: skip
     assert len(set(moves)) > 4  # exploring plays uniformly random moves
+    predicted = MuZeroConfig(actions="original-8", search="maxmin", opponent_reply="predicted", support_size=5)
+    result = maxmin_search(game, torch.zeros(1, 18), torch.tensor(table), [np.random.default_rng(0)], predicted, False)
+    assert result.action.tolist() == [3] and result.value == pytest.approx([2.0], abs=1e-3)  # reply 0 never punishes
+
+
+def test_the_opponent_head_learns_which_move_a_fixed_opponent_plays():
+    agent = make_agent("muzero", overrides={**SMALL, "search": "maxmin", "opponent_reply": "predicted", "lr": 3e-3},
+                       seed=0)  # fmt: skip
+    rng = np.random.default_rng(0)
+    buffer = ReplayBuffer(400, 2, 18, 4, extras=agent.buffer_extras)
+    for t in range(80):  # the opponent pushes up-left (move 10 of moves-25), with a little noise
+        agent.random_act(2, rng)
+        extras = {**agent.last_extras(), "opponent_action": agent.actions.table[10] + rng.normal(0, 0.05, (2, 4))}
+        buffer.add(rng.normal(size=(2, 18)), np.zeros((2, 4)), rng.normal(size=2), rng.normal(size=(2, 18)),
+                   [t % 25 == 24] * 2, [False] * 2, extras=extras)  # fmt: skip
+    first = agent.update(buffer.sample_sequences(8, agent.sequence_length, rng))["opponent_loss"]
+    for _ in range(40):
+        last = agent.update(buffer.sample_sequences(8, agent.sequence_length, rng))["opponent_loss"]
+    assert last < 0.2 * first
+    state = agent.network.initial(torch.as_tensor(rng.normal(size=(5, 18)), dtype=torch.float32))[0]
+    assert (agent.network.opponent_logits(state).argmax(-1) == 10).all()
 
 
 def test_maxmin_batched_equals_separate_and_the_dynamics_need_the_opponent():

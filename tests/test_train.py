@@ -179,6 +179,8 @@ MODEL_BASED = {
     "muzero": ("muzero", _MUZERO),
     "muzero-held-moves": ("muzero", (*_MUZERO, "action_repeat=3")),  # a resume can fall inside a held move
     "muzero-maxmin": ("muzero", (*_MUZERO[:-2], "search='maxmin'", "action_repeat=3", "device='cpu'")),
+    "muzero-maxmin-predicted": ("muzero", (*_MUZERO[:-2], "search='maxmin'", "opponent_reply='predicted'",
+                                           "device='cpu'")),
 }  # fmt: skip
 
 

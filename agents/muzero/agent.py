@@ -25,6 +25,7 @@ import copy
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional
 
 from agents.base import OPPONENT_ACTION, AgentSpec
 from agents.common.buffer import Batch
@@ -37,8 +38,8 @@ from agents.muzero.mcts import search
 from agents.muzero.networks import MuZeroNetwork
 from arena.actions import action_set
 
-_METRICS = ("loss", "value_loss", "reward_loss", "policy_loss", "entropy", "consistency_loss", "value_error",
-            "grad_norm")  # fmt: skip
+_METRICS = ("loss", "value_loss", "reward_loss", "policy_loss", "entropy", "consistency_loss", "opponent_loss",
+            "value_error", "grad_norm")  # fmt: skip
 
 
 class MuZeroAgent:
@@ -208,6 +209,12 @@ class MuZeroAgent:
         entropy = losses.entropy(policy_logits)
         reward_loss = torch.zeros_like(value_loss)
         consistency = torch.zeros_like(value_loss)
+        opponent_loss = torch.zeros_like(value_loss)
+        predicts_opponent = network.opponent_head is not None
+        if predicts_opponent:
+            opponent_moves = self._nearest_moves(steps[OPPONENT_ACTION])
+            opponent_loss = mask[:, 0] * functional.cross_entropy(network.opponent_logits(state), opponent_moves[:, 0],
+                                                                  reduction="none")  # fmt: skip
         for k in range(1, positions):
             state = 0.5 * state + 0.5 * state.detach()  # MuZero: halve the gradient flowing back in time
             opponent = steps[OPPONENT_ACTION][:, k - 1] if self.opponent_aware else None
@@ -218,12 +225,16 @@ class MuZeroAgent:
             value_loss = value_loss + inside * losses.support_loss(value_logits, value_target[:, k], *support)
             policy_loss = policy_loss + inside * losses.policy_loss(policy_logits, policy_target[:, k])
             entropy = entropy + inside * losses.entropy(policy_logits)
+            if predicts_opponent:  # the move the opponent plays at decision k
+                opponent_loss = opponent_loss + inside * functional.cross_entropy(
+                    network.opponent_logits(state), opponent_moves[:, k], reduction="none")  # fmt: skip
             if self.projection is not None:
                 predicted = self.projection["predictor"](self.projection["projector"](state))
                 consistency = consistency + inside * losses.consistency_loss(predicted, consistency_targets[:, k - 1])
         per_sample = (config.value_coef * value_loss + config.reward_coef * reward_loss
                       + config.policy_coef * policy_loss - config.entropy_coef * entropy
-                      + config.consistency_coef * consistency) / positions  # fmt: skip
+                      + config.consistency_coef * consistency
+                      + config.opponent_coef * opponent_loss) / positions  # fmt: skip
         weights = batch.weights if batch.weights is not None else torch.ones_like(per_sample)
         loss = (weights * per_sample).mean()
         if not torch.isfinite(loss):
@@ -241,8 +252,13 @@ class MuZeroAgent:
         error = (root_value - value_target[:, 0]).abs()
         self.last_priorities = (error + 1e-6).cpu().numpy() if config.prioritized else None
         values = torch.stack([loss, value_loss.mean(), reward_loss.mean(), policy_loss.mean(), entropy.mean(),
-                              consistency.mean(), error.mean(), grad_norm]).detach()  # fmt: skip
+                              consistency.mean(), opponent_loss.mean(), error.mean(), grad_norm]).detach()  # fmt: skip
         return dict(zip(_METRICS, values.tolist()))
+
+    def _nearest_moves(self, actions: torch.Tensor) -> torch.Tensor:
+        """(..., 4) continuous opponent actions -> (...) index of the nearest move (Euclidean)."""
+        distances = ((actions[..., None, :] - self._opponent_moves.to(actions.dtype)) ** 2).sum(-1)
+        return distances.argmin(-1)
 
     def _bootstrap(self, steps: dict[str, torch.Tensor], positions: int) -> torch.Tensor:
         """(B, L) target-network values of the states after the transitions that the n-step targets

@@ -38,6 +38,13 @@ class MuZeroConfig:
     averages over what opponents do) or "maxmin" (the hockey tournament winners' planner: the
     dynamics also take the opponent's action, and each move is scored by its worst outcome over
     the opponent's moves one decision ahead, r + discount * V; shared/design/agents.md 2c, 4)."""
+    opponent_reply: str = "worst"
+    """With search="maxmin", how a move is scored from its values against the opponent's moves:
+    "worst" (their minimum, the tournament winners' rule, sound in self-play) or "predicted"
+    (their mean under a learned opponent policy: a head that predicts which of the moves,
+    nearest to its actual action, the opponent plays; for fixed, non-adversarial opponents)."""
+    opponent_coef: float = 1.0
+    """Weight of the opponent-policy loss (opponent_reply="predicted")."""
     maxmin_epsilon: float = 0.2
     """With search="maxmin", the chance of a uniformly random move when exploring (the
     tournament winner's 0.2)."""
@@ -135,6 +142,8 @@ class MuZeroConfig:
             fail(f"search must be mcts or maxmin, got {self.search!r}")
         if self.search == "maxmin" and self.reanalyze_ratio > 0:
             fail("reanalyze_ratio re-runs the tree search; it needs search=mcts")
+        if self.opponent_reply not in ("worst", "predicted"):
+            fail(f"opponent_reply must be worst or predicted, got {self.opponent_reply!r}")
         if not 0 <= self.maxmin_epsilon <= 1:
             fail(f"maxmin_epsilon must lie in [0, 1], got {self.maxmin_epsilon}")
         if not 0 <= self.reanalyze_ratio <= 1:

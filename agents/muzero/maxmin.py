@@ -7,7 +7,9 @@ outcome over the opponent's moves b one decision ahead,
     Q(a) = min_b  r(s, a, b) + discount * V(g(s, a, b)).
 
 Here every game's A x M pairs (own moves x candidate opponent actions) go through the dynamics
-in one network call. The move played maximises Q; when exploring, a uniformly random move is
+in one network call. With ``opponent_reply="predicted"`` the minimum is replaced by the mean under the model's
+prediction of the opponent's move (for fixed opponents, which do not play the worst reply).
+The move played maximises Q; when exploring, a uniformly random move is
 played instead with probability ``maxmin_epsilon`` (drawn from each game's own generator, so a
 batch plays exactly as separate calls would). The policy target is softmax(logits + 5 q), with q
 the min-max normalised Q of the moves: the prior sharpened towards the best worst case, with the
@@ -28,8 +30,9 @@ _IMPROVEMENT = 5.0
 
 def joint_values(network, obs: torch.Tensor, opponent_moves: torch.Tensor,
                  config: MuZeroConfig) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(B, A, M) values r + discount * V of every own move against every opponent action, and
-    the (B, A) policy logits at the roots."""
+    """(B, A, M) values r + discount * V of every own move against every opponent action, the
+    (B, A) policy logits at the roots and, for opponent_reply="predicted", the (B, M) predicted
+    probabilities of the opponent's moves (else None)."""
     batch, actions, candidates = obs.shape[0], config.num_actions, opponent_moves.shape[0]
     with torch.no_grad():
         state, logits, _ = network.initial(obs)
@@ -40,14 +43,21 @@ def joint_values(network, obs: torch.Tensor, opponent_moves: torch.Tensor,
         reward = support_to_scalar(reward_logits, config.support_size, config.support_step)
         value = support_to_scalar(value_logits, config.support_size, config.support_step)
         q = reward + config.decision_discount * value
-    return q.view(batch, actions, candidates).cpu().numpy().astype(np.float64), logits.cpu().numpy().astype(np.float64)
+        predicted = None
+        if config.opponent_reply == "predicted":
+            predicted = torch.softmax(network.opponent_logits(state), dim=-1).cpu().numpy().astype(np.float64)
+    joint = q.view(batch, actions, candidates).cpu().numpy().astype(np.float64)
+    return joint, logits.cpu().numpy().astype(np.float64), predicted
 
 
 def maxmin_search(network, obs: torch.Tensor, opponent_moves: torch.Tensor, generators: list[np.random.Generator],
                   config: MuZeroConfig, explore: bool) -> SearchResult:  # fmt: skip
     """Moves of B games by one-decision max-min over ``opponent_moves`` (M, opponent_dim)."""
-    joint, logits = joint_values(network, obs, opponent_moves, config)
-    q = joint.min(axis=2)  # (B, A): each move's worst case
+    joint, logits, predicted = joint_values(network, obs, opponent_moves, config)
+    if predicted is None:
+        q = joint.min(axis=2)  # (B, A): each move's worst case
+    else:
+        q = (joint * predicted[:, None, :]).sum(axis=2)  # each move's mean against the predicted opponent
     low, high = q.min(axis=1, keepdims=True), q.max(axis=1, keepdims=True)
     normalised = (q - low) / np.maximum(high - low, 1e-8)
     improved = logits + _IMPROVEMENT * normalised

@@ -59,11 +59,20 @@ class MuZeroNetwork(nn.Module):
         self.reward_head = _head(latent, hidden // 4, bins, zero=True)
         self.policy_head = _head(latent, hidden // 4, self.num_actions, zero=True)
         self.value_head = _head(latent, hidden // 4, bins, zero=True)
+        self.opponent_head = None  # the opponent's move, for opponent_reply="predicted"
+        if opponent_dim and config.opponent_reply == "predicted":
+            self.opponent_head = _head(latent, hidden // 4, self.num_actions, zero=True)
 
     def initial(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, obs) -> hidden state (B, L), policy logits (B, A), value logits (B, bins)."""
         state = normalise_hidden(self.represent(obs))
         return state, self.policy_head(state), self.value_head(state)
+
+    def opponent_logits(self, state: torch.Tensor) -> torch.Tensor:
+        """(B, L) -> (B, A) logits of the move the opponent plays next."""
+        if self.opponent_head is None:
+            raise ValueError("this network has no opponent head (it needs search=maxmin, opponent_reply=predicted)")
+        return self.opponent_head(state)
 
     def recurrent(self, state: torch.Tensor, action: torch.Tensor, opponent: torch.Tensor | None = None):
         """(B, L), (B,) action indices [, (B, opponent_dim) opponent actions] -> next state,
