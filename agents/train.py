@@ -494,7 +494,9 @@ class Trainer:
         which step each later setting applies, so no segment's settings are lost.
         """
         current = config_to_dict(self.agent.config)
-        changed = {key: [saved.get(key), value] for key, value in current.items() if saved.get(key) != value}
+        default = config_to_dict(type(self.agent.config)())  # settings added later: made with the default
+        changed = {key: [saved.get(key, default[key]), value] for key, value in current.items()
+                   if saved.get(key, default[key]) != value}  # fmt: skip
         if not changed:
             return
         line = json.dumps({"step": self.step, "agent": changed}) + "\n"

@@ -226,6 +226,12 @@ def test_a_resume_with_changed_agent_settings_records_them_and_keeps_the_start_c
     records = [json.loads(line) for line in (tmp_path / "config_changes.jsonl").read_text().splitlines()]
     assert records == [{"step": 600, "agent": {"actor_lr": [0.001, 0.0005]}}]
     assert (tmp_path / "config.json").read_text() == started
+    checkpoint = tmp_path / "checkpoints" / "training.pt"
+    payload = torch.load(checkpoint, weights_only=False)
+    del payload["agent_config"]["tau"]  # as if tau had been added to SACConfig after this checkpoint
+    torch.save(payload, checkpoint)
+    train(TrainConfig(steps=1000, run_dir=str(tmp_path), resume=True, **lowered))
+    assert len((tmp_path / "config_changes.jsonl").read_text().splitlines()) == 1  # its default is no change
 
 
 def test_a_stop_signal_saves_and_resume_finishes(tmp_path):
