@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arena.hockey.constants import Mode
+from arena.hockey.constants import ACTION_DIM, Mode
 from arena.hockey.engine import EngineState, HockeyEngine
 
 # The learner's reward, by name: the course environment's (+-10 for a goal plus the
@@ -74,7 +74,7 @@ class Collector:
         self.returns = np.zeros(n_envs, dtype=np.float64)
         self.obs = np.zeros((n_envs, self.engines[0].obs_dim), dtype=np.float32)
         self.opponent_obs = np.zeros_like(self.obs)
-        self.last_opponent_actions = np.zeros((n_envs, 4), dtype=np.float32)  # each opponent's, last step
+        self.last_opponent_actions = np.zeros((n_envs, ACTION_DIM), dtype=np.float32)  # each opponent's, last step
         self.started = False
 
     def start(self, mode_for) -> None:

@@ -21,15 +21,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.common.distributional import support_to_scalar
 from agents.muzero.config import MuZeroConfig
-from agents.muzero.mcts import SearchResult
+from agents.muzero.mcts import SearchResult, _scalar, _softmax
 
 _IMPROVEMENT = 5.0
 
 
 def joint_values(network, obs: torch.Tensor, opponent_moves: torch.Tensor,
-                 config: MuZeroConfig) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+                 config: MuZeroConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
     """(B, A, M) values r + discount * V of every own move against every opponent action, the
     (B, A) policy logits at the roots and, for opponent_reply="predicted", the (B, M) predicted
     probabilities of the opponent's moves (else None)."""
@@ -40,9 +39,7 @@ def joint_values(network, obs: torch.Tensor, opponent_moves: torch.Tensor,
         own = torch.arange(actions, device=state.device).repeat_interleave(candidates).repeat(batch)
         opponent = opponent_moves.to(state.device).repeat(batch * actions, 1)
         _, reward_logits, _, value_logits = network.recurrent(states, own, opponent)
-        reward = support_to_scalar(reward_logits, config.support_size, config.support_step)
-        value = support_to_scalar(value_logits, config.support_size, config.support_step)
-        q = reward + config.decision_discount * value
+        q = _scalar(reward_logits, config) + config.decision_discount * _scalar(value_logits, config)
         predicted = None
         if config.opponent_reply == "predicted":
             predicted = torch.softmax(network.opponent_logits(state), dim=-1).cpu().numpy().astype(np.float64)
@@ -60,9 +57,7 @@ def maxmin_search(network, obs: torch.Tensor, opponent_moves: torch.Tensor, gene
         q = (joint * predicted[:, None, :]).sum(axis=2)  # each move's mean against the predicted opponent
     low, high = q.min(axis=1, keepdims=True), q.max(axis=1, keepdims=True)
     normalised = (q - low) / np.maximum(high - low, 1e-8)
-    improved = logits + _IMPROVEMENT * normalised
-    policy = np.exp(improved - improved.max(axis=1, keepdims=True))
-    policy /= policy.sum(axis=1, keepdims=True)
+    policy = _softmax(logits + _IMPROVEMENT * normalised)
     action = np.argmax(q, axis=1)
     if explore:
         for game, generator in enumerate(generators):
