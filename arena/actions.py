@@ -3,6 +3,11 @@
 ``ORIGINAL_8`` is the original's discrete table (its ``Discrete(7)`` space could not reach the
 shoot action; here all 8 are reachable). ``MOVES_25`` is the richer set used by the strongest
 discrete hockey agents: 8 directions x {turn left, none, turn right}, plus shoot in place.
+``MOVES_49`` adds a shooting twin of each of those 24 moves: the same move with the shoot entry
+set, which releases a held puck at once and is the plain move otherwise. In ``MOVES_25`` the only
+way to shoot is to stop and shoot in place, which is a bad move whenever the player has no puck;
+a learner's policy then learns to avoid it and, with the keep-puck mechanic releasing every
+held puck after 14 frames anyway, may never learn to time its shots.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ _ORIGINAL = [
 ]
 _DIRECTIONS = [(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)]
 _MOVES = [(dx, dy, turn, 0) for dx, dy in _DIRECTIONS for turn in (-1, 0, 1)] + [(0, 0, 0, 1)]
+_MOVES_AND_SHOTS = _MOVES[:-1] + [(dx, dy, turn, 1) for dx, dy, turn, _ in _MOVES[:-1]] + [(0, 0, 0, 1)]
 
 
 class DiscreteActions:
@@ -52,7 +58,8 @@ class DiscreteActions:
 
 ORIGINAL_8 = DiscreteActions(_ORIGINAL, "original-8")
 MOVES_25 = DiscreteActions(_MOVES, "moves-25")
-ACTION_SETS = {"original-8": ORIGINAL_8, "moves-25": MOVES_25}
+MOVES_49 = DiscreteActions(_MOVES_AND_SHOTS, "moves-49")
+ACTION_SETS = {"original-8": ORIGINAL_8, "moves-25": MOVES_25, "moves-49": MOVES_49}
 
 
 def action_set(name: str) -> DiscreteActions:

@@ -12,8 +12,9 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import arena
 from arena import hockey_v0
-from arena.actions import MOVES_25, ORIGINAL_8, DiscreteActionWrapper, DiscretePolicy, action_set
+from arena.actions import MOVES_25, MOVES_49, ORIGINAL_8, DiscreteActionWrapper, DiscretePolicy, action_set
 from arena.backends import make_backend, official_available
+from arena.hockey import BasicOpponent, HockeyEngine
 
 MODES = ["normal", "train_shooting", "train_defense"]
 
@@ -143,6 +144,10 @@ def test_discrete_action_sets():
     moves = {tuple(row) for row in MOVES_25.table.tolist()}
     assert len(moves) == 25 and (0, 0, 0, 1) in moves
     assert MOVES_25.to_continuous(np.array([0, 24])).shape == (2, 4)
+    # moves-49: the 24 moves, the same 24 with the shoot entry set, then shoot in place
+    assert len({tuple(row) for row in MOVES_49.table.tolist()}) == 49
+    assert (MOVES_49.table[24:48, :3] == MOVES_25.table[:24, :3]).all() and (MOVES_49.table[24:, 3] == 1).all()
+    assert (MOVES_49.table[:24] == MOVES_25.table[:24]).all()
     with pytest.raises(ValueError, match=r"out of range \[0, 7\]"):
         ORIGINAL_8.to_continuous(8)
     with pytest.raises(ValueError, match="unknown action set"):
@@ -184,3 +189,20 @@ def test_official_backend_matches_ours_step_by_step(mode):
         obs_b, rew_b, *_ = theirs.step(actions)
         for agent in rew_a:
             assert rew_a[agent] == pytest.approx(rew_b[agent], abs=1e-5)
+
+
+def test_a_shooting_twin_releases_a_held_puck_and_its_plain_move_keeps_it():
+    engine = HockeyEngine(mode="normal", seed=3)
+    engine.reset(one_starting=True)
+    strong = BasicOpponent(weak=False, seed=0)
+    while engine.timers[0] != 15:  # the strong opponent's control law, as player 1, catches the puck
+        assert not engine.done, "player 1 never caught the puck"
+        engine.step(strong.act(engine.observation(0)[None])[0], [0.0] * 4)
+    held = engine.get_state()
+    for move in range(24):
+        engine.set_state(held)
+        engine.step(MOVES_49.to_continuous(move), [0.0] * 4)
+        assert engine.timers[0] == 14
+        engine.set_state(held)
+        engine.step(MOVES_49.to_continuous(move + 24), [0.0] * 4)
+        assert engine.timers[0] == 0 and np.hypot(*engine.observation(0)[14:16]) > 40  # shot: about 60 wu/s

@@ -19,7 +19,8 @@ from arena.actions import ACTION_SETS
 @dataclass(frozen=True)
 class MuZeroConfig:
     actions: str = "moves-25"
-    """Discrete action set: moves-25 (8 directions x 3 turns + shoot) or original-8."""
+    """Discrete action set: moves-25 (8 directions x 3 turns + shoot in place), moves-49 (those
+    24 moves, each also with the shoot entry set, + shoot in place) or original-8."""
     latent_dim: int = 128
     """Size of the hidden state."""
     hidden_dim: int = 256
