@@ -1,7 +1,9 @@
 """Evaluate one policy against a list of opponents: win/draw/loss from both sides, with intervals.
 
 Each opponent is played ``games`` times through ``arena.play_games`` (pairs of games share an
-engine seed with sides swapped), and the result is reported overall and per side.
+engine seed with sides swapped, and the policy has the first possession in every other pair), and
+the result is reported overall, per side and by first possession: a policy can win most games it
+starts with the puck and draw most of the others (``models/muzero-hockey``'s card).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ class EvalRow:
     total: WDL
     left: WDL
     right: WDL
+    starting: WDL  # the games where the policy started with the puck
+    receiving: WDL  # the games where the opponent did
     mean_length: float
 
     def summary(self) -> dict:
@@ -27,6 +31,8 @@ class EvalRow:
             **self.total.summary(),
             "left": self.left.summary(),
             "right": self.right.summary(),
+            "starting": self.starting.summary(),
+            "receiving": self.receiving.summary(),
             "mean_length": self.mean_length,
         }
 
@@ -46,17 +52,22 @@ def evaluate_policy(
     rows = []
     for label, opponent in opponents.items():
         result = play_games(policy, opponent, n_games=games, seed=seed, n_envs=n_envs, mode=mode)
-        by_side = {"left": [0, 0, 0], "right": [0, 0, 0]}
+        counts = {key: [0, 0, 0] for key in ("left", "right", "starting", "receiving")}
         for record in result.records:
-            by_side[record.a_side][{1: 0, 0: 1, -1: 2}[record.outcome]] += 1
-        left, right = WDL(*by_side["left"]), WDL(*by_side["right"])
-        rows.append(EvalRow(label, left + right, left, right, result.mean_length))
+            column = {1: 0, 0: 1, -1: 2}[record.outcome]
+            counts[record.a_side][column] += 1
+            starts = record.one_starting == (record.a_side == "left")  # one_starting: the left player starts
+            counts["starting" if starts else "receiving"][column] += 1
+        left, right, starting, receiving = (WDL(*counts[key]) for key in ("left", "right", "starting", "receiving"))
+        rows.append(EvalRow(label, left + right, left, right, starting, receiving, result.mean_length))
     return rows
 
 
 def format_table(rows: list[EvalRow]) -> str:
-    """A fixed-width table: one line per opponent, rates with 95% intervals, then per-side win rates."""
-    header = f"{'opponent':<24} {'games':>6} {'win':>22} {'draw':>22} {'loss':>22} {'win L/R':>13} {'length':>7}"
+    """A fixed-width table: one line per opponent, rates with 95% intervals, then the win rates
+    per side (L/R) and by first possession (S: the policy started with the puck, R: the opponent)."""
+    header = (f"{'opponent':<24} {'games':>6} {'win':>22} {'draw':>22} {'loss':>22} {'win L/R':>13} "
+              f"{'win S/R':>13} {'length':>7}")  # fmt: skip
     lines = [header, "-" * len(header)]
     for row in rows:
         cells = []
@@ -64,9 +75,10 @@ def format_table(rows: list[EvalRow]) -> str:
             low, high = row.total.interval(which)
             cells.append(f"{row.total.rate(which):6.1%} [{low:5.1%},{high:6.1%}]")
         sides = f"{row.left.rate('wins'):5.1%}/{row.right.rate('wins'):5.1%}"
+        possession = f"{row.starting.rate('wins'):5.1%}/{row.receiving.rate('wins'):5.1%}"
         lines.append(
             f"{row.opponent:<24} {row.total.games:>6} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22} "
-            f"{sides:>13} {row.mean_length:7.1f}"
+            f"{sides:>13} {possession:>13} {row.mean_length:7.1f}"
         )
     return "\n".join(lines)
 

@@ -46,14 +46,14 @@ class ShotStats:
             if games == 0:
                 continue
             shots = np.array(self.shots[key], dtype=float).reshape(-1, 3)
-            share = (lambda column: float(shots[:, column].mean())) if len(shots) else (lambda column: float("nan"))
+            means = shots.mean(axis=0) if len(shots) else np.full(3, np.nan)
             out[key] = {
                 "games": games,
                 "shots_per_game": len(shots) / games,
-                "released_by_timer": share(0),
-                "caught_by_opponent": share(1),
+                "released_by_timer": float(means[0]),
+                "caught_by_opponent": float(means[1]),
                 "holding": self.holding[key] / max(self.frames[key], 1),
-                "release_x": share(2),
+                "release_x": float(means[2]),
             }
         return out
 

@@ -32,7 +32,8 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     summary = shot_statistics(policy, opponent, games=args.games, seed=args.seed).summary()
-    print(f"{'outcome':8} {'games':>5} {'shots/game':>10} {'by timer':>9} {'caught':>7} {'holding':>8} {'release x':>9}")
+    print(f"{'outcome':8} {'games':>5} {'shots/game':>10} {'by timer':>9} {'caught':>7} {'holding':>8} "
+          f"{'release x':>9}")  # fmt: skip
     for outcome, row in summary.items():
         print(f"{outcome:8} {row['games']:5d} {row['shots_per_game']:10.1f} {row['released_by_timer']:9.0%} "
               f"{row['caught_by_opponent']:7.0%} {row['holding']:8.0%} {row['release_x']:9.2f}")  # fmt: skip
