@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from arena.match import play_games
+from arena.match import GameRecord, play_games
 from evaluation.stats import WDL
 
 
@@ -52,15 +52,18 @@ def evaluate_policy(
     rows = []
     for label, opponent in opponents.items():
         result = play_games(policy, opponent, n_games=games, seed=seed, n_envs=n_envs, mode=mode)
-        counts = {key: [0, 0, 0] for key in ("left", "right", "starting", "receiving")}
-        for record in result.records:
-            column = {1: 0, 0: 1, -1: 2}[record.outcome]
-            counts[record.a_side][column] += 1
-            starts = record.one_starting == (record.a_side == "left")  # one_starting: the left player starts
-            counts["starting" if starts else "receiving"][column] += 1
-        left, right, starting, receiving = (WDL(*counts[key]) for key in ("left", "right", "starting", "receiving"))
+        records = result.records
+        left = WDL.from_outcomes(r.outcome for r in records if r.a_side == "left")
+        right = WDL.from_outcomes(r.outcome for r in records if r.a_side == "right")
+        starting = WDL.from_outcomes(r.outcome for r in records if _policy_started(r))
+        receiving = WDL.from_outcomes(r.outcome for r in records if not _policy_started(r))
         rows.append(EvalRow(label, left + right, left, right, starting, receiving, result.mean_length))
     return rows
+
+
+def _policy_started(record: GameRecord) -> bool:
+    """Whether policy A had the first possession (``one_starting``: the left player starts)."""
+    return record.one_starting == (record.a_side == "left")
 
 
 def format_table(rows: list[EvalRow]) -> str:

@@ -7,6 +7,7 @@ inside [0, 1] and behave at 0% and 100%, which matters for agents that nearly al
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
 
@@ -33,6 +34,16 @@ class WDL:
     wins: int
     draws: int
     losses: int
+
+    @classmethod
+    def from_outcomes(cls, outcomes: Iterable[int]) -> WDL:
+        """Count game outcomes from the player's view: +1 a win, 0 a draw, -1 a loss."""
+        counts = [0, 0, 0]
+        for outcome in outcomes:
+            if outcome not in (1, 0, -1):
+                raise ValueError(f"a game outcome is +1, 0 or -1, got {outcome!r}")
+            counts[1 - outcome] += 1
+        return cls(*counts)
 
     @property
     def games(self) -> int:

@@ -45,12 +45,11 @@ def member_status(member: str, view: LedgerView, anchors: list[str], problem: st
 
 def records(games: list[dict]) -> dict[tuple[str, str], WDL]:
     """(member, opponent) -> the member's W/D/L against that opponent, both views of every game."""
-    counts: dict[tuple[str, str], list[int]] = {}
+    outcomes: dict[tuple[str, str], list[int]] = {}
     for game in games:
         for me, other, sign in ((game["a"], game["b"], 1), (game["b"], game["a"], -1)):
-            row = counts.setdefault((me, other), [0, 0, 0])
-            row[{1: 0, 0: 1, -1: 2}[sign * game["outcome"]]] += 1
-    return {key: WDL(*value) for key, value in counts.items()}
+            outcomes.setdefault((me, other), []).append(sign * game["outcome"])
+    return {key: WDL.from_outcomes(value) for key, value in outcomes.items()}
 
 
 def compute_standings(

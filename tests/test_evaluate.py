@@ -1,8 +1,10 @@
-"""evaluate_policy: totals, the per-side split and the split by first possession."""
+"""evaluate_policy: totals, the per-side split and the split by first possession; WDL counting."""
 
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from arena import play_games
 from evaluation.evaluate import evaluate_policy, format_table, to_json
@@ -25,3 +27,10 @@ def test_results_split_by_side_and_by_first_possession_add_up_to_the_match():
     assert "win S/R" in format_table(rows)
     summary = json.loads(to_json(rows))["results"][0]
     assert summary["starting"]["wins"] + summary["receiving"]["wins"] == summary["wins"]
+
+
+def test_outcomes_are_counted_from_the_players_view_and_bad_ones_refused():
+    assert WDL.from_outcomes([1, 1, 0, -1, 1]) == WDL(3, 1, 1)
+    assert WDL.from_outcomes([]) == WDL(0, 0, 0)
+    with pytest.raises(ValueError, match=r"\+1, 0 or -1, got 2"):
+        WDL.from_outcomes([1, 2])
