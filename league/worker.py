@@ -354,8 +354,7 @@ class LearnerWorker:
             play_games(player_a, player_b, games, seed=seed, n_envs=self.config.evaluation.n_envs, on_game_end=record)
             self._add_time(f"play ({kind} games)", time.perf_counter() - started)
         view = self._refresh()
-        outcomes = [g["outcome"] for g in view.by_match.get(match, [])]
-        return WDL(outcomes.count(1), outcomes.count(0), outcomes.count(-1))
+        return WDL.from_outcomes(game["outcome"] for game in view.by_match.get(match, []))
 
     # ------------------------------------------------------------------ state and bookkeeping
     def _refresh(self):
