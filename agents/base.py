@@ -116,6 +116,13 @@ class FrozenPolicy:
 
 
 # ---------------------------------------------------------------------------- configs
+class ConfigError(TypeError, ValueError):
+    """A config value of the wrong type or an unknown field: bad input, named with where it came from.
+
+    A ``ValueError`` so that entry points report it in one line; a ``TypeError`` for callers that
+    check types."""
+
+
 def config_from_dict(cls, data: dict, where: str = "config"):
     """Build a (frozen) config dataclass from plain data, refusing unknown fields and wrong types.
 
@@ -125,11 +132,11 @@ def config_from_dict(cls, data: dict, where: str = "config"):
         where: named in error messages (e.g. "sac config in runs/x/policy.pt").
     """
     if not isinstance(data, dict):
-        raise TypeError(f"{where}: expected a mapping of field names to values, got {type(data).__name__}")
+        raise ConfigError(f"{where}: expected a mapping of field names to values, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ValueError(f"{where}: unknown field(s) {unknown} for {cls.__name__}; valid fields: {sorted(fields)}")
+        raise ConfigError(f"{where}: unknown field(s) {unknown} for {cls.__name__}; valid fields: {sorted(fields)}")
     hints = typing.get_type_hints(cls)
     values = {}
     for name, value in data.items():
@@ -147,39 +154,39 @@ def _coerce(value, hint, where: str):
                 return _coerce(value, option, where)
             except (TypeError, ValueError):
                 continue
-        raise TypeError(f"{where} must be {_describe(hint)}, got {value!r}")
+        raise ConfigError(f"{where} must be {_describe(hint)}, got {value!r}")
     if origin is typing.Literal:
         if value not in args:
-            raise ValueError(f"{where} must be one of {list(args)}, got {value!r}")
+            raise ConfigError(f"{where} must be one of {list(args)}, got {value!r}")
         return value
     if hint is type(None):
         if value is not None:
-            raise TypeError(f"{where} must be None, got {value!r}")
+            raise ConfigError(f"{where} must be None, got {value!r}")
         return None
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise TypeError(f"{where} must be a list, got {value!r}")
+            raise ConfigError(f"{where} must be a list, got {value!r}")
         item = args[0] if args else typing.Any
         return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
     if hint is bool:
         if not isinstance(value, bool):
-            raise TypeError(f"{where} must be true or false, got {value!r}")
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{where} must be an integer, got {value!r}")
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
         return int(value)
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{where} must be a number, got {value!r}")
+            raise ConfigError(f"{where} must be a number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
-            raise TypeError(f"{where} must be a string, got {value!r}")
+            raise ConfigError(f"{where} must be a string, got {value!r}")
         return value
     if hint is dict or origin is dict:
         if not isinstance(value, dict):
-            raise TypeError(f"{where} must be a table of key = value pairs, got {value!r}")
+            raise ConfigError(f"{where} must be a table of key = value pairs, got {value!r}")
         return dict(value)
     return value
 
@@ -210,7 +217,7 @@ def parse_overrides(pairs, cls, base=None, where: str = "override"):
     data = config_to_dict(base if base is not None else cls())
     for pair in pairs:
         if "=" not in pair:
-            raise ValueError(f"{where}: expected key=value, got {pair!r}")
+            raise ConfigError(f"{where}: expected key=value, got {pair!r}")
         key, text = pair.split("=", 1)
         key = key.strip()
         try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,6 +115,64 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> str:
     return digest
 
 
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format
+_PICKLE_MAGIC = b"\x80"  # PyTorch's legacy format and plain pickles
+
+
+def _describe_unreadable(path: Path, error: Exception) -> str:
+    """Why ``torch.load`` refused a file, said by what the file is (never suggesting unsafe loading)."""
+    head = path.read_bytes()[:512]
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC):
+        if "weights_only" in str(error) or "Unsupported global" in str(error):
+            return "it holds pickled Python objects, which are refused so that loading runs no code (a file of " \
+                "another project, or a tampered one)"
+        return "it is truncated or corrupted"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "it is not a PyTorch file"
+    return "it is a text file, not a checkpoint"
+
+
+def read_payload(path: str | os.PathLike, what: str = "checkpoint") -> dict:
+    """``torch.load(path, weights_only=True)`` with errors that say what the file is instead.
+
+    Raises:
+        CheckpointError: missing, a directory, empty, text, truncated, holding pickled code, or not a dict.
+    """
+    path = Path(path)
+    if path.is_dir():
+        inside = [p for p in (path / "policy.pt", path / "checkpoints" / "training.pt") if p.is_file()]
+        hint = f"; use {inside[0]}" if inside else ""
+        raise CheckpointError(f"{what} {path} is a directory, not a checkpoint file{hint}")
+    if not path.is_file():
+        raise CheckpointError(f"{what} {path} does not exist")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{what} {path} is an empty file")
+    try:
+        with warnings.catch_warnings():  # torch warns about foreign pickle protocols before refusing them
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for truncated or foreign files
+        raise CheckpointError(f"{what} {path} cannot be read: {_describe_unreadable(path, error)}") from None
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path} is a PyTorch file of another project (it holds a {type(payload).__name__})")
+    return payload
+
+
+def _wrong_kind(path: Path, payload: dict, wanted: str) -> CheckpointError:
+    kind = payload.get("kind")
+    if kind == "training" and wanted == _KIND_POLICY:
+        policy = path.parent.parent / "policy.pt"
+        hint = f"use {policy}" if policy.is_file() else "use the run's policy.pt"
+        return CheckpointError(f"{path} is a training checkpoint (for resuming a run), not a policy: {hint}")
+    if kind == _KIND_POLICY and wanted == "training":
+        return CheckpointError(f"{path} is a policy checkpoint, not a training checkpoint (RUN_DIR/checkpoints/training.pt)")
+    keys = ", ".join(sorted(map(str, payload))[:5])
+    return CheckpointError(f"{path} is a PyTorch file of another project, not a hockey-league {wanted} checkpoint "
+                           f"(its keys: {keys})")
+
+
 def load_checkpoint(path: str | os.PathLike, algorithm: str | None = None) -> Checkpoint:
     """Read and verify a policy checkpoint.
 
@@ -127,14 +186,9 @@ def load_checkpoint(path: str | os.PathLike, algorithm: str | None = None) -> Ch
             their recorded sha256.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for truncated or foreign files
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(error).__name__}: {error})") from error
-    if not isinstance(payload, dict) or payload.get("kind") != _KIND_POLICY:
-        raise CheckpointError(f"{path} is not a hockey-league policy checkpoint")
+    payload = read_payload(path)
+    if payload.get("kind") != _KIND_POLICY:
+        raise _wrong_kind(path, payload, _KIND_POLICY)
     version = payload.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{path} has checkpoint format version {version!r}; this code reads {FORMAT_VERSION}")
@@ -167,14 +221,9 @@ def load_training_checkpoint(path: str | os.PathLike, algorithm: str | None = No
         CheckpointError: missing, unreadable, another kind or algorithm, or weights not matching their hash.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"training checkpoint {path} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(f"training checkpoint {path} cannot be read ({type(error).__name__}: {error})") from error
-    if not isinstance(payload, dict) or payload.get("kind") != "training":
-        raise CheckpointError(f"{path} is not a hockey-league training checkpoint")
+    payload = read_payload(path, what="training checkpoint")
+    if payload.get("kind") != "training":
+        raise _wrong_kind(path, payload, "training")
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has format version {payload.get('format_version')!r}; this code reads {FORMAT_VERSION}"

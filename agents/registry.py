@@ -97,6 +97,40 @@ def save_policy(
     )
 
 
+def refuse_shape_changes(agent, stored: dict, stored_config, where: str) -> None:
+    """Refuse, in one line, config changes that would not fit the stored weights' shapes.
+
+    Args:
+        agent: the agent built with the changed config.
+        stored: the stored weights (name -> tensor).
+        stored_config: the config those weights were made with.
+        where: the file, named in the error.
+
+    Raises:
+        CheckpointError: naming the changed settings and the first tensor that no longer fits.
+    """
+    current = agent.state_dict()
+    misfits = [
+        name
+        for name in sorted(set(current) | set(stored))
+        if name not in current or name not in stored or tuple(current[name].shape) != tuple(stored[name].shape)
+    ]
+    if not misfits:
+        return
+    before, after = config_to_dict(stored_config), config_to_dict(agent.config)
+    changed = [
+        f"{key}={after[key]!r} (stored: {before.get(key)!r})"
+        for key in after
+        if after[key] != before.get(key) and key != "device"
+    ]
+    name = misfits[0]
+    shapes = [tuple(t[name].shape) if name in t else "absent" for t in (stored, current)]
+    raise CheckpointError(
+        f"{where}: {', '.join(changed) or 'the config'} changes the networks' shapes ({name}: {shapes[0]} stored, "
+        f"{shapes[1]} now); keep the stored value or train a new agent"
+    )
+
+
 def agent_from_checkpoint(checkpoint: Checkpoint, device: str | None = None, where: str = "checkpoint",
                           overrides: tuple[str, ...] = ()):  # fmt: skip
     """Rebuild an agent from a loaded checkpoint's stored config and weights.
@@ -115,6 +149,8 @@ def agent_from_checkpoint(checkpoint: Checkpoint, device: str | None = None, whe
     except (TypeError, ValueError) as error:
         raise CheckpointError(str(error)) from error
     agent = make_agent(checkpoint.algorithm, config=config, spec=spec)
+    stored_config = make_config(checkpoint.algorithm, dict(checkpoint.config))
+    refuse_shape_changes(agent, checkpoint.state_dict, stored_config, where)
     try:
         agent.load_state_dict(checkpoint.state_dict)
     except (RuntimeError, KeyError, ValueError) as error:
@@ -145,7 +181,7 @@ def make_opponent(text: str, seed: int = 0, device: str = "auto"):
         return make_agent(key, seed=seed)
     path = Path(text)
     if path.suffix in (".pt", ".pth") or os.sep in text or path.exists():
-        if not path.is_file():
+        if not path.exists():
             raise FileNotFoundError(f"opponent checkpoint {text!r} does not exist")
         return load_policy(path, device=device)
     scripted = sorted(n for n, e in AGENTS.items() if not e.learns) + sorted(ALIASES)

@@ -28,12 +28,19 @@ import numpy as np
 import torch
 
 from agents.base import OPPONENT_ACTION, AgentSpec, FrozenPolicy, config_to_dict, parse_overrides
-from agents.checkpoint import CheckpointError, atomic_write, load_training_checkpoint, weights_sha256
+from agents.checkpoint import (
+    CheckpointError,
+    atomic_write,
+    load_checkpoint,
+    load_training_checkpoint,
+    read_payload,
+    weights_sha256,
+)
 from agents.collect import Collector, EpisodeEnd, reward_function
 from agents.common.buffer import ReplayBuffer
 from agents.common.logger import make_logger
 from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states, stop_signals
-from agents.registry import entry, make_agent, make_config, make_opponent, save_policy
+from agents.registry import entry, make_agent, make_config, make_opponent, refuse_shape_changes, save_policy
 from arena.hockey.constants import Mode
 
 MODES = ("normal", "train_shooting", "train_defense", "curriculum")
@@ -84,6 +91,9 @@ class TrainConfig:
     """Store the replay buffer in the training checkpoint (needed for an exact resume)."""
     resume: bool = False
     """Continue from RUN_DIR/checkpoints/training.pt if it exists (start fresh otherwise)."""
+    init: str = ""
+    """A policy checkpoint to start from: its weights, and its config as the base of --set. The
+    warm-up then plays the policy (exploring) instead of random actions. Empty: from scratch."""
     set: tuple[str, ...] = ()
     """Agent config overrides as key=value, e.g. --set hidden=[512,512] gamma=0.98."""
     threads: int = 1
@@ -150,15 +160,30 @@ class Trainer:
         item = entry(config.agent)
         if not item.learns:
             raise ValueError(f"{config.agent!r} is a scripted player and cannot be trained")
-        agent_config = parse_overrides(
-            config.set, item.config, base=make_config(config.agent), where=f"--set for {config.agent}"
-        )
+        # A resume rebuilds the agent from the settings stored in the run; --set changes only what it names.
+        self._resume_payload = None
+        initial = None
+        base = make_config(config.agent)
+        if config.resume and self.checkpoint_path.exists():
+            self._resume_payload = load_training_checkpoint(self.checkpoint_path, algorithm=config.agent)
+            base = _stored_agent_config(config.agent, self._resume_payload["agent_config"], self.checkpoint_path)
+        elif config.init:
+            initial = load_checkpoint(config.init, algorithm=config.agent)
+            base = _stored_agent_config(config.agent, initial.config, Path(config.init))
+        agent_config = parse_overrides(config.set, item.config, base=base, where=f"--set for {config.agent}")
         if "device" in config_to_dict(agent_config) and config.device != "auto":
             agent_config = make_config(config.agent, {**config_to_dict(agent_config), "device": config.device})
         resolve_device(getattr(agent_config, "device", "cpu"))  # fail early on a missing GPU
         seed_everything(config.seed)
         self.spec = AgentSpec()
         self.agent = make_agent(config.agent, config=agent_config, spec=self.spec, seed=config.seed)
+        if self._resume_payload is not None:
+            refuse_shape_changes(self.agent, self._resume_payload["state_dict"], base, f"{self.checkpoint_path}")
+        self.parent: str | None = None
+        if initial is not None:
+            refuse_shape_changes(self.agent, initial.state_dict, base, config.init)
+            self.agent.load_state_dict(initial.state_dict)
+            self.parent = initial.sha256  # lineage: the snapshots descend from it
         opponent_items = parse_opponents(config.opponents)
         opponents = [
             (name, make_opponent(name, seed=config.seed + 1000 + i, device=config.device))
@@ -181,7 +206,6 @@ class Trainer:
         self.episodes = 0
         self.update_debt = 0.0
         self.wall_seconds = 0.0  # training time over all resumed segments
-        self.parent: str | None = None
         self.recent: dict[str, deque] = {}
         self.latest_eval: dict[str, float] = {}
         self._stop: str | None = None
@@ -210,6 +234,8 @@ class Trainer:
             try:
                 self.open()
                 status = self.train(self.config.steps)
+                if self._logged_step != self.step:  # a short run still leaves its row in train.csv
+                    self._log_rates()
                 if status == "finished" and (not self.latest_eval or self.latest_eval.get("step") != self.step):
                     self.evaluate()
                 self.save()
@@ -239,13 +265,23 @@ class Trainer:
                     f"{self.run_dir} already holds a training run; pass --resume to continue it "
                     "or choose another --run-dir"
                 )
-            self.load(self.checkpoint_path)
+            payload = self._resume_payload or load_training_checkpoint(self.checkpoint_path, algorithm=config.agent)
+            self._resume_payload = None
+            self.load(payload)
         else:
             self._write_json(
                 "config.json", {"train": config_to_dict(config), "agent": config_to_dict(self.agent.config)}
             )
         self.logger = make_logger(self.run_dir)
         self.logger.truncate(self.step)
+        self._logged_step = self.step
+        if self.step < config.steps and -(-config.steps // config.n_envs) * config.n_envs < config.learning_starts:
+            print(
+                f"note: this run stops at step {config.steps:,}, before learning_starts {config.learning_starts:,} "
+                "(the replay buffer fills until then): it makes no update, and policy.pt keeps the "
+                "initial weights; raise --steps or lower --learning-starts",
+                flush=True,
+            )
         if not self.collector.started:
             self.collector.start(self.mode_for)
         self._bar = self._progress_bar()
@@ -298,6 +334,7 @@ class Trainer:
             "train/episodes": float(self.episodes),
         }
         self._clock, self._clock_step = now, self.step
+        self._logged_step = self.step
         means = {f"train/{k}": v / self._count for k, v in self._sums.items()}
         self.logger.write({**rates, **means, **self._recent_metrics()}, self.step)
         self._sums, self._count = {}, 0
@@ -308,7 +345,7 @@ class Trainer:
         config = self.config
         started = time.perf_counter()
         obs = self.collector.obs.copy()
-        if self.step < config.learning_starts:
+        if self.step < config.learning_starts and not config.init:
             random_act = getattr(self.agent, "random_act", None)  # agents with their own action set
             if random_act is not None:
                 actions = random_act(config.n_envs, self.explore_rng)
@@ -458,8 +495,9 @@ class Trainer:
         }
         atomic_write(self.checkpoint_path, lambda file: torch.save(payload, file))
 
-    def load(self, path: Path) -> None:
-        payload = load_training_checkpoint(path, algorithm=self.config.agent)
+    def load(self, payload: dict) -> None:
+        """Restore the run from a training checkpoint's payload (``load_training_checkpoint``)."""
+        path = self.checkpoint_path
         saved = payload["train_config"]
         fixed = ("n_envs", "seed", "buffer_size", "updates_per_step", "reward")
         defaults = {"reward": "game"}  # settings added later: older checkpoints were made with the default
@@ -508,6 +546,30 @@ class Trainer:
     def _write_json(self, name: str, data: dict) -> None:
         text = json.dumps(data, indent=2) + "\n"
         atomic_write(self.run_dir / name, lambda file: file.write(text.encode()))
+
+
+def stored_train_config(run_dir: str | Path) -> dict | None:
+    """The training settings of the run in ``run_dir`` as its checkpoint stores them, or None.
+
+    Reads only the checkpoint's small part (the tensors are memory-mapped, never read), so a
+    command line can take them as the defaults of a resume."""
+    path = Path(run_dir) / "checkpoints" / "training.pt"
+    if not path.is_file():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # torch raises several types for damaged files: let the full reader say which
+        read_payload(path, what="training checkpoint")
+        raise CheckpointError(f"training checkpoint {path} cannot be read") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("train_config"), dict):
+        raise CheckpointError(f"{path} is not a hockey-league training checkpoint")
+    return dict(payload["train_config"])
+
+
+def _stored_agent_config(agent: str, stored: dict, path: Path):
+    """The agent config a run was saved with; a field added since then takes its default."""
+    known = set(config_to_dict(make_config(agent)))
+    return make_config(agent, {k: v for k, v in stored.items() if k in known}, where=f"agent config in {path}")
 
 
 def _slug(label: str) -> str:

@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     kinds = {kind: sum(g["kind"] == kind for g in view.games) for kind in ("train", "promotion", "evaluation")}
     total_games = sum(kinds.values())
     learner_seconds = sum(accounts.values())
+    if learner_seconds <= 0:
+        raise SystemExit("the learners recorded no time: give the league more --minutes")
     grouped = {group: sum(accounts.get(k, 0.0) for k in keys) for group, keys in GROUPS.items()}
     other = learner_seconds - sum(grouped.values())
     result = {

@@ -77,13 +77,18 @@ def format_table(rows: list[EvalRow]) -> str:
         for which in ("wins", "draws", "losses"):
             low, high = row.total.interval(which)
             cells.append(f"{row.total.rate(which):6.1%} [{low:5.1%},{high:6.1%}]")
-        sides = f"{row.left.rate('wins'):5.1%}/{row.right.rate('wins'):5.1%}"
-        possession = f"{row.starting.rate('wins'):5.1%}/{row.receiving.rate('wins'):5.1%}"
+        sides = f"{_win_rate(row.left)}/{_win_rate(row.right)}"
+        possession = f"{_win_rate(row.starting)}/{_win_rate(row.receiving)}"
         lines.append(
             f"{row.opponent:<24} {row.total.games:>6} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22} "
             f"{sides:>13} {possession:>13} {row.mean_length:7.1f}"
         )
     return "\n".join(lines)
+
+
+def _win_rate(record: WDL) -> str:
+    """The win rate as a percentage, or '-' for a split without games."""
+    return f"{record.rate('wins'):5.1%}" if record.games else f"{'-':>5}"
 
 
 def to_json(rows: list[EvalRow], **context) -> str:

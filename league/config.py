@@ -15,13 +15,13 @@ from pathlib import Path
 import tomllib
 
 from agents.base import config_from_dict, config_to_dict
-from agents.checkpoint import atomic_write
+from agents.checkpoint import CheckpointError, atomic_write, load_checkpoint
 from agents.registry import canonical_name, entry, make_config
 from agents.train import TrainConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The TrainConfig fields a league sets itself (per learner or from the league), not the user.
-_LEAGUE_OWNED = {"agent", "opponents", "steps", "run_dir", "seed", "device", "resume", "set", "progress"}
+_LEAGUE_OWNED = {"agent", "opponents", "steps", "run_dir", "seed", "device", "resume", "init", "set", "progress"}
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,11 @@ class LearnerSettings:
         if not path.is_file() and not path.is_absolute() and (PROJECT_ROOT / path).is_file():
             return PROJECT_ROOT / path
         return path
+    round_steps: int = 0
+    """Training steps between this learner's snapshots (0: the league's round_steps); a slow
+    algorithm snapshots as often in wall time as a fast one with a smaller number."""
     set: dict = field(default_factory=dict)
-    """Agent config overrides, e.g. {gamma = 0.98}."""
+    """Agent config overrides, e.g. {gamma = 0.98}; with init, they change the init policy's config."""
     train: dict = field(default_factory=dict)
     """TrainConfig overrides: n_envs, updates_per_step, learning_starts, buffer_size, threads, ..."""
 
@@ -144,10 +147,14 @@ class LeagueConfig:
             lines.append("")
         return "\n".join(lines)
 
+    def round_steps(self, learner: LearnerSettings) -> int:
+        """Training steps between the learner's snapshots."""
+        return learner.round_steps or self.league.round_steps
+
     def train_config(self, learner: LearnerSettings, run_dir: str | Path) -> TrainConfig:
         """The TrainConfig one learner's trainer runs with."""
         values = {
-            **{"eval_every": 0, "checkpoint_every": self.league.round_steps, "threads": 1},
+            **{"eval_every": 0, "checkpoint_every": self.round_steps(learner), "threads": 1},
             **learner.train,
             "agent": learner.agent,
             "opponents": ",".join(canonical_name(a) for a in self.league.anchors),
@@ -156,6 +163,7 @@ class LeagueConfig:
             "seed": self.league.seed + learner.seed,
             "device": learner.device,
             "resume": True,
+            "init": str(learner.init_path) if learner.init else "",
             "set": tuple(f"{k}={v!r}" for k, v in learner.set.items()),
             "progress": False,
         }
@@ -177,14 +185,15 @@ def _toml_value(value) -> str:
 
 
 DEFAULT_TOML = """\
-# The default league on CPU: two SAC learners, one from scratch and one continuing from the shipped
-# policy, and the course's two BasicOpponents as anchors.
-# Every field not stated here takes its default (see league/config.py).
+# The default league on CPU: one learner of each algorithm, each continuing from its shipped model
+# (models/), and the course's two BasicOpponents as anchors. Within its 10 minutes on a 2-core
+# machine every learner snapshots at least once, so all three algorithms are rated against each
+# other and the bots. Every field not stated here takes its default (see league/config.py).
 
 [league]
 seed = 0
 anchors = ["weak", "strong"]
-round_steps = 25000     # a snapshot (promotion candidate) per learner every 25k steps
+round_steps = 8000      # a snapshot (promotion candidate) per learner every 8k steps
 minutes = 10            # a run's wall-time budget; run again to continue (0: until stopped)
 
 [matchmaking]
@@ -203,15 +212,27 @@ pairs_per_round = 2
 games_per_pair = 20
 
 [[learners]]
-name = "sac-a"
+name = "sac"
 agent = "sac"
 seed = 1
+init = "models/sac-hockey/policy.pt"
+train = {learning_starts = 4000}
 
 [[learners]]
-name = "sac-b"
-agent = "sac"
+name = "tdmpc2"
+agent = "tdmpc2"
 seed = 2
-init = "models/sac-hockey/policy.pt"   # fine-tunes the shipped SAC policy, so the pool fills early
+init = "models/tdmpc2-hockey/policy.pt"
+round_steps = 4000      # TD-MPC2's updates are dearer too
+train = {learning_starts = 2000}
+
+[[learners]]
+name = "muzero"
+agent = "muzero"
+seed = 3
+init = "models/muzero-hockey/policy.pt"
+round_steps = 4000      # MuZero's search makes each step dearer: it snapshots after fewer steps
+train = {learning_starts = 2000, updates_per_step = 0.125}
 """
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -304,8 +325,13 @@ def _validate(config: LeagueConfig, where: str) -> None:
             fail(f"{label} agent", "a learning agent (sac, ...)", learner.agent)
         if learner.steps < 0:
             fail(f"{label} steps", ">= 0 (0: no limit)", learner.steps)
-        if learner.init and not learner.init_path.is_file():
-            fail(f"{label} init", "an existing policy checkpoint file", learner.init)
+        if learner.round_steps < 0:
+            fail(f"{label} round_steps", ">= 0 (0: the league's round_steps)", learner.round_steps)
+        if learner.init:
+            try:
+                load_checkpoint(learner.init_path, algorithm=canonical_name(learner.agent))
+            except CheckpointError as error:
+                raise ValueError(f"{where}: {label} init must be a {learner.agent} policy checkpoint: {error}") from None
         make_config(learner.agent, learner.set, where=f"{where} {label} set")
         owned = sorted(set(learner.train) & _LEAGUE_OWNED)
         if owned:

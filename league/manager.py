@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -51,6 +52,8 @@ class LeagueManager:
         self.reader = LedgerReader(self.league_dir)
         self.pool = Pool(self.league_dir, config.league.anchors)
         self.processes: dict[str, subprocess.Popen] = {}
+        self.readers: list[threading.Thread] = []
+        self.causes: dict[str, str] = {}  # learner -> its first error line
         self.started = time.time()
         self.deadline = self.started + 60 * self.minutes if self.minutes > 0 else None
         self.report_seconds = 0.0
@@ -58,8 +61,14 @@ class LeagueManager:
     def run(self) -> int:
         names = [learner.name for learner in self.config.learners]
         budget = f"{self.minutes:g} minutes" if self.deadline else "until stopped (Ctrl-C)"
-        self.log(f"league {self.league_dir}: learners {', '.join(names)}; anchors "
-                 f"{', '.join(self.config.league.anchors)}; budget {budget}")  # fmt: skip
+        learners = ", ".join(f"{learner.name} ({learner.agent}"
+                             + (f", from {learner.init})" if learner.init else ", from scratch)")
+                             for learner in self.config.learners)  # fmt: skip
+        self.log(f"league {self.league_dir}: learners {learners}; anchors {', '.join(self.config.league.anchors)}; "
+                 f"budget {budget}")  # fmt: skip
+        self.log(f"a status line every {self.config.league.report_every:g} s: [elapsed] games played (rated: between "
+                 "frozen members) | members (promoted) | per learner: steps trained and rN = its round | "
+                 "top 3 by TrueSkill mu - 3 sigma")  # fmt: skip
         for name in names:
             self.processes[name] = self._spawn(name)
         interrupted = terminated = False
@@ -83,10 +92,13 @@ class LeagueManager:
         finally:
             self._signal_all(signal.SIGTERM)
             self._wait_all()
+        for reader in self.readers:
+            reader.join(timeout=5.0)
         self.report(final=True)
         failed = {n: p.returncode for n, p in self.processes.items() if p.returncode not in (0, -2, -15)}
+        for name, code in failed.items():
+            self.log(f"learner {name} failed (exit code {code}): {self.causes.get(name, 'see its lines above')}")
         if failed:
-            self.log(f"learner processes failed: {failed}; see their messages above")
             return 1
         return 130 if interrupted else 0
 
@@ -98,7 +110,22 @@ class LeagueManager:
         environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
         root = str(Path(__file__).resolve().parents[1])
         environment["PYTHONPATH"] = root + os.pathsep + environment.get("PYTHONPATH", "")
-        return subprocess.Popen(command, env=environment)
+        process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, bufsize=1)  # fmt: skip
+        reader = threading.Thread(target=self._relay, args=(name, process), daemon=True)
+        reader.start()
+        self.readers.append(reader)
+        return process
+
+    def _relay(self, name: str, process: subprocess.Popen) -> None:
+        """Pass a learner's lines on, each naming the learner, and keep its error line as the cause of a failure."""
+        for line in process.stdout:
+            line = line.rstrip()
+            if not line:
+                continue
+            if line.startswith(("error:", "internal error:")):
+                self.causes.setdefault(name, line)
+            self.log(line if line.startswith(f"[{name}]") else f"[{name}] {line}")
 
     def _signal_all(self, number: int) -> None:
         for process in self.processes.values():

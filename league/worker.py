@@ -30,19 +30,19 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.checkpoint import atomic_write, weights_sha256
+from agents.checkpoint import atomic_write
 from agents.common.runtime import stop_signals
-from agents.registry import load_agent
 from agents.train import Hooks, Trainer
 from arena.match import play_games
 from evaluation.ratings import rate_games
 from evaluation.stats import WDL
 from league.config import LeagueConfig, LearnerSettings, open_league
-from league.lease import Lease, LeaseError
+from league.lease import Lease
 from league.ledger import LedgerReader, LedgerWriter
 from league.matchmaking import evaluation_pairings, recent_scores, training_mix
 from league.pool import Pool
 from league.promotion import decide
+from plumbing.cli import entry_point
 
 PHASES = ("train", "promote", "evaluate")
 
@@ -111,12 +111,8 @@ class LearnerWorker:
         hooks = Hooks(on_episode=self._record_training_game)
         self.trainer = Trainer(config.train_config(settings, self.run_dir), hooks=hooks,
                                resolve_opponent=self.pool.policy)  # fmt: skip
-        fresh = not self.trainer.checkpoint_path.exists()
-        if fresh and settings.init:
-            initial = load_agent(settings.init_path, algorithm=self.trainer.config.agent)
-            self.trainer.agent.load_state_dict(initial.state_dict())
-            self.trainer.parent = weights_sha256(initial.state_dict())  # lineage: the snapshots descend from it
-            self.log(f"[{self.name}] starting from the weights of {settings.init}")
+        if settings.init and self.trainer.step == 0 and not self.trainer.checkpoint_path.exists():
+            self.log(f"[{self.name}] starting from {settings.init} (its weights and config)")
         with stop_signals(self.request_stop):
             timer = self._start_deadline_timer()
             self.trainer.open()
@@ -135,7 +131,7 @@ class LearnerWorker:
         return summary
 
     def _loop(self) -> str:
-        round_steps = self.config.league.round_steps
+        round_steps = self.config.round_steps(self.settings)
         limit = self.trainer.config.steps
         while True:
             state = self.state
@@ -408,6 +404,7 @@ def _rated(view) -> list[tuple[str, str, int]]:
     return [(g["a"], g["b"], g["outcome"]) for g in view.rated_games()]
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     """``python -m league.worker --league-dir DIR --learner NAME [--deadline UNIX_TIME]``."""
     parser = argparse.ArgumentParser(description="Run one learner of a league (what a learner process runs).")
@@ -415,13 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learner", required=True)
     parser.add_argument("--deadline", type=float, default=None, help="stop by this Unix time")
     args = parser.parse_args(argv)
-    try:
-        config = open_league(args.league_dir)
-        LearnerWorker(args.league_dir, config, args.learner, deadline=args.deadline,
-                      log=lambda line: print(line, flush=True)).run()  # fmt: skip
-    except (ValueError, FileNotFoundError, LeaseError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    config = open_league(args.league_dir)
+    LearnerWorker(args.league_dir, config, args.learner, deadline=args.deadline,
+                  log=lambda line: print(line, flush=True)).run()  # fmt: skip
     return 0
 
 

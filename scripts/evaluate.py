@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agents.checkpoint import CheckpointError, load_checkpoint
+from agents.checkpoint import load_checkpoint
 from agents.registry import load_policy, make_opponent
 from evaluation.evaluate import evaluate_policy, format_table, to_json
+from plumbing.cli import entry_point
 
 
+@entry_point
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="policy checkpoint (.pt) to evaluate")
@@ -32,21 +34,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.games < 1:
         parser.error(f"--games must be positive, got {args.games}")
-    try:
-        checkpoint = load_checkpoint(args.checkpoint)
-        policy = load_policy(args.checkpoint, device=args.device, overrides=tuple(args.set))
-        names = [name.strip() for name in args.opponents.split(",") if name.strip()]
-        if not names:
-            raise ValueError("--opponents names no opponent")
-        opponents = {
-            name: make_opponent(name, seed=args.seed + 1 + i, device=args.device) for i, name in enumerate(names)
-        }
-        rows = evaluate_policy(
-            policy, opponents, games=args.games, seed=args.seed, n_envs=min(args.n_envs, args.games), mode=args.mode
-        )
-    except (CheckpointError, ValueError, FileNotFoundError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    checkpoint = load_checkpoint(args.checkpoint)
+    policy = load_policy(args.checkpoint, device=args.device, overrides=tuple(args.set))
+    names = [name.strip() for name in args.opponents.split(",") if name.strip()]
+    if not names:
+        raise ValueError(f"--opponents {args.opponents!r} names no opponent; e.g. --opponents weak,strong")
+    opponents = {name: make_opponent(name, seed=args.seed + 1 + i, device=args.device) for i, name in enumerate(names)}
+    rows = evaluate_policy(
+        policy, opponents, games=args.games, seed=args.seed, n_envs=min(args.n_envs, args.games), mode=args.mode
+    )
     if args.json:
         print(
             to_json(

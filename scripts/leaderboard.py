@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from league.standings import write_leaderboard
+# scripts/league.py shares its name with the league package: keep this directory off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from league.standings import write_leaderboard  # noqa: E402
+from plumbing.cli import entry_point  # noqa: E402
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--league-dir", default="runs/league", help="the league directory (default runs/league)")
     parser.add_argument("--quiet", action="store_true", help="do not print the table")
     args = parser.parse_args(argv)
-    try:
-        standings, paths = write_leaderboard(args.league_dir)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    standings, paths = write_leaderboard(args.league_dir)
     if not args.quiet:
         print((paths[0]).read_text())
     print("wrote " + ", ".join(str(p) for p in paths))

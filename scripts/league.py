@@ -30,6 +30,7 @@ from league.lease import Lease, LeaseError  # noqa: E402
 from league.ledger import read_ledger  # noqa: E402
 from league.manager import run_league, run_reporter  # noqa: E402
 from league.worker import LearnerWorker, learner_dir  # noqa: E402
+from plumbing.cli import entry_point  # noqa: E402
 
 COMMANDS = ("run", "submit", "status", "report")
 
@@ -188,13 +189,14 @@ def _report(argv: list[str]) -> int:
     return run_reporter(args.league_dir, minutes=args.minutes, log=_say)
 
 
+@entry_point
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "run"
     handler = {"run": _run, "submit": _submit, "status": _status, "report": _report}[command]
     try:
         return handler(argv)
-    except (ValueError, FileNotFoundError, LeaseError, RuntimeError) as error:
+    except (LeaseError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -23,6 +23,7 @@ from arena.hockey.constants import FPS, Mode
 from arena.hockey.engine import HockeyEngine
 from arena.hockey.render import Window, render_frame
 from arena.policy import SCRIPTED_POLICIES, make_policy, reset_policy
+from plumbing.cli import entry_point
 
 MODES = [mode.name.lower() for mode in Mode]
 
@@ -55,18 +56,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--out must end in .gif or .mp4, got {str(args.out)!r}")
     if args.out is not None and args.out.suffix.lower() == ".mp4" and importlib.util.find_spec("imageio") is None:
         parser.error(f"writing {args.out} needs imageio (pip install imageio imageio-ffmpeg); or use a .gif")
+    if args.out is None and not display_available():
+        raise ValueError(
+            "no display to show a window on (DISPLAY and WAYLAND_DISPLAY are unset); "
+            "record the games instead, e.g. --out match.gif"
+        )
     try:
         # Distinct seeds, so that two copies of a random policy do not mirror each other.
         args.left_policy = load(args.left, seed=args.seed + 1)
         args.right_policy = load(args.right, seed=args.seed + 2)
-    except (ValueError, ImportError) as error:
-        parser.error(str(error))
+    except ImportError as error:
+        raise ValueError(str(error)) from None
     return args
+
+
+def display_available() -> bool:
+    """Whether a window can be shown: a display on Linux, or a video driver the user chose (SDL_VIDEODRIVER)."""
+    if os.environ.get("SDL_VIDEODRIVER"):
+        return True
+    if not sys.platform.startswith("linux"):
+        return True  # Windows and macOS always have their own display
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def load(name: str, seed: int):
     """A scripted policy by name, or a learned one from a checkpoint file."""
-    if os.path.isfile(name):
+    if os.path.exists(name):
         try:
             from agents import load_policy
         except ImportError as error:
@@ -128,7 +143,8 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
     imageio.mimwrite(path, frames, fps=fps)
 
 
-def main(argv: list[str] | None = None) -> None:
+@entry_point
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     engine = HockeyEngine(mode=args.mode, seed=args.seed)
     window = Window(fps=args.fps) if args.out is None else None
@@ -160,7 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.out is not None:
         write_video(args.out, frames, args.fps)
         print(f"wrote {len(frames)} frames to {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

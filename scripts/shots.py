@@ -3,18 +3,27 @@ game released at the end of the 14-frame hold (the policy never shot), the share
 caught, the time spent holding and where the puck was released.
 
     python scripts/shots.py models/muzero-hockey/policy.pt --opponent weak --games 40
+
+A '-' stands where an outcome had no shot to measure.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
-from agents.checkpoint import CheckpointError
 from agents.registry import make_opponent
 from evaluation.shots import shot_statistics
+from plumbing.cli import entry_point
 
 
+def _cell(value: float, form: str, width: int) -> str:
+    """A number in a column, or '-' where there was nothing to measure."""
+    return f"{'-':>{width}}" if math.isnan(value) else f"{value:{width}{form}}"
+
+
+@entry_point
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", help="policy checkpoint (.pt), or a scripted name (weak, strong)")
@@ -25,18 +34,21 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.games < 1:
         parser.error(f"--games must be positive, got {args.games}")
-    try:
-        policy = make_opponent(args.checkpoint, seed=args.seed, device=args.device)
-        opponent = make_opponent(args.opponent, seed=args.seed + 1, device=args.device)
-    except (CheckpointError, FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    policy = make_opponent(args.checkpoint, seed=args.seed, device=args.device)
+    opponent = make_opponent(args.opponent, seed=args.seed + 1, device=args.device)
     summary = shot_statistics(policy, opponent, games=args.games, seed=args.seed).summary()
-    print(f"{'outcome':8} {'games':>5} {'shots/game':>10} {'by timer':>9} {'caught':>7} {'holding':>8} "
-          f"{'release x':>9}")  # fmt: skip
+    header = ("outcome", "games", "shots/game", "by timer", "caught", "holding", "release x")
+    print(f"{header[0]:8} {header[1]:>5} {header[2]:>10} {header[3]:>9} {header[4]:>7} {header[5]:>8} {header[6]:>9}")
     for outcome, row in summary.items():
-        print(f"{outcome:8} {row['games']:5d} {row['shots_per_game']:10.1f} {row['released_by_timer']:9.0%} "
-              f"{row['caught_by_opponent']:7.0%} {row['holding']:8.0%} {row['release_x']:9.2f}")  # fmt: skip
+        cells = (
+            f"{row['games']:5d}",
+            _cell(row["shots_per_game"], ".1f", 10),
+            _cell(row["released_by_timer"], ".0%", 9),
+            _cell(row["caught_by_opponent"], ".0%", 7),
+            _cell(row["holding"], ".0%", 8),
+            _cell(row["release_x"], ".2f", 9),
+        )
+        print(f"{outcome:8} " + " ".join(cells))
     return 0
 
 

@@ -127,3 +127,26 @@ def test_shipped_models_load_and_match_their_cards(model):
     policy = load_policy(folder / "policy.pt", device="cpu")
     actions = policy.act(np.zeros((2, 18), dtype=np.float32))
     assert actions.shape == (2, 4) and np.all(np.abs(actions) <= 1.0)
+
+
+def test_refusals_say_what_the_file_is(tmp_path):
+    run = tmp_path / "run"
+    save_checkpoint(run / "policy.pt", _checkpoint())
+    (run / "checkpoints").mkdir()
+    torch.save({"kind": "training", "format_version": 1}, run / "checkpoints" / "training.pt")
+    (tmp_path / "notes.pt").write_text("these are my notes\n")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")
+    (tmp_path / "code.pt").write_bytes(pickle.dumps({"kind": "policy", "obj": Code()}))
+    expected = {
+        tmp_path / "notes.pt": "is a text file",
+        tmp_path / "empty.pt": "is an empty file",
+        run: f"is a directory, not a checkpoint file; use {run / 'policy.pt'}",
+        run / "checkpoints" / "training.pt": f"is a training checkpoint .*use {run / 'policy.pt'}",
+        tmp_path / "tensor.pt": "PyTorch file of another project",
+        tmp_path / "code.pt": "pickled Python objects",
+    }
+    for path, message in expected.items():
+        with pytest.raises(CheckpointError, match=message) as caught:
+            load_checkpoint(path)
+        assert "\n" not in str(caught.value) and "weights_only=False" not in str(caught.value)

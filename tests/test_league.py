@@ -32,7 +32,10 @@ TINY_TOML = tiny_league_toml("a")
 # ---------------------------------------------------------------------------- config
 def test_default_config_round_trips_through_toml():
     config = default_config()
-    assert [learner.name for learner in config.learners] == ["sac-a", "sac-b"]
+    assert [(learner.name, learner.agent) for learner in config.learners] == [
+        ("sac", "sac"), ("tdmpc2", "tdmpc2"), ("muzero", "muzero")
+    ]
+    assert all(learner.init == f"models/{learner.agent}-hockey/policy.pt" for learner in config.learners)
     assert parse_config(config.to_toml()) == config
     assert "[[learners]]" in DEFAULT_TOML
 
@@ -172,12 +175,17 @@ def test_default_league_smoke_run(tmp_path):
     result = _league(tmp_path / "league", "--minutes", "0.3")
     assert result.returncode == 0, result.stdout + result.stderr
     league = tmp_path / "league"
-    assert "learners sac-a, sac-b" in result.stdout and "leaderboard:" in result.stdout
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"league {league}: learners sac (sac, from models/sac-hockey/policy.pt), tdmpc2 (tdmpc2")
+    assert "muzero (muzero, from models/muzero-hockey/policy.pt)" in first and "budget 0.3 minutes" in first
+    assert "rN = its round" in result.stdout and "leaderboard:" in result.stdout
     assert parse_config((league / "league.toml").read_text()) == default_config()
     view = read_ledger(league)
-    assert view.games and {g["a"] for g in view.games} <= {"sac-a", "sac-b"}  # training games were recorded
+    assert view.games and {g["a"] for g in view.games} <= {"sac", "tdmpc2", "muzero"}  # training games recorded
     assert all(g["b"] in ("basic-weak", "basic-strong") for g in view.games)  # against the anchors at first
-    assert (league / "leaderboard.md").is_file() and (league / "learners" / "sac-a" / "league_state.json").is_file()
+    for name in ("sac", "tdmpc2", "muzero"):
+        assert (league / "learners" / name / "league_state.json").is_file()
+    assert (league / "leaderboard.md").is_file()
 
 
 def test_sigkill_mid_league_then_restart_keeps_the_record_consistent(tmp_path):

@@ -184,7 +184,16 @@ def test_a_checkpoint_trained_without_planning_can_be_loaded_to_plan(tmp_path):
     planner = load_policy(tmp_path / "policy.pt", device="cpu", overrides=("mpc=True", "iterations=3"))
     assert not prior.agent.config.mpc and planner.agent.config.mpc and planner.agent.config.iterations == 3
     assert not np.allclose(prior.act(obs), planner.act(obs))  # the plan is not the prior's mean
-    with pytest.raises(CheckpointError, match="weights do not fit"):
+    with pytest.raises(CheckpointError, match=r"latent_dim=32 \(stored: 16\) changes the networks' shapes") as caught:
         load_policy(tmp_path / "policy.pt", device="cpu", overrides=("latent_dim=32",))
+    assert "\n" not in str(caught.value)
     with pytest.raises(CheckpointError, match="nmp"):
         load_policy(tmp_path / "policy.pt", device="cpu", overrides=("nmpc=True",))
+
+
+def test_the_target_q_functions_never_train_so_their_targets_have_no_dropout():
+    agent = _agent(seed=4, mpc=True)
+    agent.model.train()
+    agent.act(np.zeros((2, 18), dtype=np.float32), explore=True)
+    assert agent.model.q.training and not agent.model.q_target.training
+    assert agent.model.q_target.dropout > 0  # dropout exists: it is the mode that keeps it out of the targets

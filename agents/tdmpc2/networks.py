@@ -110,6 +110,12 @@ class WorldModel(nn.Module):
         self.log_std_min = config.log_std_min
         self.log_std_span = config.log_std_max - config.log_std_min
 
+    def train(self, mode: bool = True) -> WorldModel:
+        """Switch training mode everywhere but in the target Q-functions: their TD targets never use dropout."""
+        super().train(mode)
+        self.q_target.train(False)
+        return self
+
     # ------------------------------------------------------------------ pieces
     def encode(self, obs: torch.Tensor) -> torch.Tensor:
         return self.encoder(obs)

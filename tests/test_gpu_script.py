@@ -1,0 +1,152 @@
+"""The GPU check script (benchmarks/gpu.py) on the CPU: the quick run writes a complete report, and
+its correctness checks, run CPU against CPU, find both sides equal (so the checks themselves are
+sound before a lent GPU runs them). No timing is asserted."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "gpu.py"
+
+HEADER = ("date", "torch", "cuda", "device_name", "cpu", "python", "tolerance")
+CORRECTNESS = {
+    "correctness_sac": ("act_max_abs_diff", "act_games_differing", "act_ok", "update_max_abs_diff", "update_ok"),
+    "correctness_tdmpc2_5M": (
+        "prior_act_ok",
+        "plan_act_max_abs_diff",
+        "plan_act_games_differing",
+        "plan_act_ok",
+        "update_ok",
+    ),
+    "correctness_tdmpc2_cpu": ("prior_act_ok", "plan_act_ok", "update_ok"),
+    "correctness_muzero": ("act_ok", "update_ok"),
+    "checkpoints": tuple(
+        f"{agent}_{way}_ok" for agent in ("sac", "tdmpc2", "muzero") for way in ("cuda_to_cpu", "cpu_to_cuda")
+    ),
+    "league": ("exit_code", "games", "skipped_records", "leaderboard_md", "ok"),
+}
+SPEED = {
+    "speed_sac": (
+        "eager_updates_per_s",
+        "compile_updates_per_s",
+        "compile_warmup_s",
+        "cudagraphs_updates_per_s",
+        "cudagraphs_warmup_s",
+    ),
+    "speed_tdmpc2": tuple(
+        field
+        for h in (3, 9)
+        for field in (
+            f"updates_per_s_h{h}",
+            *(f"plan_ms_h{h}_g{g}" for g in (1, 16, 64, 256)),
+            f"plan_ratio_g64_over_g1_h{h}",
+        )
+    ),
+    "speed_muzero": ("search_ms_g1", "search_ms_g64", "search_ms_g256", "search_ratio_g256_over_g1"),
+    "speed_training": tuple(
+        f"{agent}_{what}"
+        for agent in ("sac", "tdmpc2", "muzero")
+        for what in ("steps_per_s", "updates_per_s", "timed_steps")
+    ),
+}
+NOT_MEASURED_ON_CPU = {  # a marked string instead of a number: "skipped: ..." or "not available: ..."
+    "compile_updates_per_s": "skipped:",
+    "compile_warmup_s": "skipped:",
+    "cudagraphs_updates_per_s": "not available:",
+    "cudagraphs_warmup_s": "not available:",
+}
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("gpu_check_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_cpu_run_writes_a_complete_report(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--device", "cpu", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "summary:" in result.stdout and "failed: none" in result.stdout, result.stdout
+    report = json.loads((tmp_path / "gpu-report.json").read_text())
+    assert all(key in report["header"] for key in HEADER)
+    assert report["summary"]["finished"] is True and report["summary"]["failed"] == {}
+
+    parts = report["parts"]
+    assert set(parts) == set(CORRECTNESS) | set(SPEED)
+    no_gpu = "no GPU" if not torch.cuda.is_available() else "not run: --device cpu"
+    for name, fields in CORRECTNESS.items():
+        assert parts[name]["status"] == no_gpu
+        assert set(fields) <= set(parts[name]["fields"]), name
+        assert all(value == no_gpu for value in parts[name]["fields"].values()), parts[name]
+    for name, fields in SPEED.items():  # every speed figure is a number or a clearly marked string
+        entry = parts[name]
+        assert entry["status"] == "ok" and entry["settings"], entry
+        assert set(entry["fields"]) == set(fields), name
+        for field, value in entry["fields"].items():
+            if field in NOT_MEASURED_ON_CPU:
+                assert isinstance(value, str) and value.startswith(NOT_MEASURED_ON_CPU[field]), (field, value)
+            else:
+                assert isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0, (field, value)
+
+    markdown = (tmp_path / "gpu-report.md").read_text()
+    assert "| part | figure | value |" in markdown and "| speed_tdmpc2 | plan_ms_h9_g256 |" in markdown
+    assert not list(tmp_path.glob("*.tmp"))  # every rewrite was completed by a rename
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_cuda_without_a_gpu_fails_with_a_message(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--device", "cuda", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "no CUDA GPU" in result.stderr
+
+
+def test_correctness_checks_find_the_cpu_equal_to_itself(tmp_path):
+    gpu = _load_script()
+    cpu = torch.device("cpu")
+    checks = {
+        "sac": ("sac", {"hidden": (32, 32)}),
+        "tdmpc2": ("tdmpc2", {"enc_dim": 32, "mlp_dim": 32, "latent_dim": 16, "num_samples": 16, "num_elites": 4}),
+        "muzero": (
+            "muzero",
+            {"latent_dim": 16, "hidden_dim": 16, "num_simulations": 8, "unroll_steps": 2, "td_steps": 2},
+        ),
+    }
+    report = gpu.Report(tmp_path, {})
+    for part, (name, overrides) in checks.items():
+        report.declare(part, gpu.correctness_fields(name))
+        context = gpu.Context(report, part, cpu, gpu.QUICK, ends=time.monotonic() + 600)
+        gpu.check_agent(context, name=name, overrides=overrides, games=4, batch_size=16)
+    report.declare("checkpoints", gpu.CHECKPOINT_FIELDS)
+    gpu.check_checkpoints(gpu.Context(report, "checkpoints", cpu, gpu.QUICK, ends=time.monotonic() + 600))
+
+    for part in (*checks, "checkpoints"):
+        fields = report.data["parts"][part]["fields"]
+        assert "pending" not in fields.values(), (part, fields)
+        for field, value in fields.items():
+            if field.endswith("_ok"):
+                assert value is True, (part, field, report.data["parts"][part]["notes"])
+            elif field.endswith("max_abs_diff") or field.endswith("games_differing"):
+                assert value == 0, (part, field, value)  # one device against itself: bit for bit
+    assert report.problems() == {}
