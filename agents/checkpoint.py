@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+
+from plumbing.files import atomic_write
 
 FORMAT_VERSION = 1
 _KIND_POLICY = "policy"
@@ -69,30 +70,6 @@ def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
             tensor = tensor.view(torch.int16)
         digest.update(tensor.numpy().tobytes())
     return digest.hexdigest()
-
-
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call ``write(file_object)`` on a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> str:

@@ -38,6 +38,7 @@ class EpisodeEnd:
     mode: str
     length: int
     episode_return: float
+    replaced: str | None = None  # the opponent this game started against, where it could not be restored
 
 
 class Collector:
@@ -75,6 +76,8 @@ class Collector:
         self.obs = np.zeros((n_envs, self.engines[0].obs_dim), dtype=np.float32)
         self.opponent_obs = np.zeros_like(self.obs)
         self.last_opponent_actions = np.zeros((n_envs, ACTION_DIM), dtype=np.float32)  # each opponent's, last step
+        self.replaced: dict[int, str] = {}  # slot -> the opponent its game started against, where it was lost
+        self.dropped: list[str] = []  # why saved opponents could not be restored (load_state_dict)
         self.started = False
 
     def start(self, mode_for) -> None:
@@ -181,6 +184,7 @@ class Collector:
                         mode=engine.mode.name.lower(),
                         length=engine.time,
                         episode_return=float(self.returns[slot]),
+                        replaced=self.replaced.pop(slot, None),
                     )
                 )
                 self._start(slot, mode_for())
@@ -208,11 +212,35 @@ class Collector:
 
     def load_state_dict(self, state: dict, resolve=None) -> None:
         """Restore a saved collector. With ``resolve`` (label -> policy) the saved opponent mix
-        replaces this one's (a league's mix changes over time); without, the mixes must agree."""
+        replaces this one's (a league's mix changes over time); without, the mixes must agree.
+
+        An opponent that ``resolve`` refuses (a ``ValueError``: a member whose file is gone) is
+        dropped from the mix and listed in ``dropped``; its games in progress go on against the
+        mix's likeliest opponent, and their ``EpisodeEnd`` names the one they started against."""
+        opponent = list(state["opponent"])
+        self.dropped, self.replaced = [], {}
         if resolve is not None and len(state["engines"]) == self.n_envs:
             saved = dict(zip(state["labels"], state.get("probabilities", [1.0] * len(state["labels"]))))
+            policies = {}
+            for label in state["labels"]:
+                try:
+                    policies[label] = resolve(label)
+                except ValueError as error:
+                    self.dropped.append(str(error))
+            if not any(saved[label] > 0 for label in policies):
+                raise ValueError(f"no opponent of the saved mix can be restored: {'; '.join(self.dropped)}")
             self.started = False
-            self.set_opponents({label: saved[label] for label in state["labels"]}, resolve)
+            self.set_opponents({label: saved[label] for label in policies}, policies.__getitem__)
+            if self.dropped:
+                likeliest = max(policies, key=lambda label: saved[label])
+                for slot, index in enumerate(opponent):
+                    label = state["labels"][index]
+                    if label not in policies:
+                        self.replaced[slot] = label
+                        label = likeliest
+                    opponent[slot] = self.labels.index(label)
+                kept = dict(zip(state["labels"], state["opponents"]))  # the opponents' own states, by label
+                state = {**state, "labels": self.labels, "opponents": [kept[label] for label in self.labels]}
         if state["labels"] != self.labels or len(state["engines"]) != self.n_envs:
             raise ValueError(
                 f"saved collector played {state['labels']} in {len(state['engines'])} games; "
@@ -220,7 +248,7 @@ class Collector:
             )
         for engine, data in zip(self.engines, state["engines"]):
             engine.set_state(EngineState.from_dict(data), exact=True)
-        self.opponent[:] = state["opponent"]
+        self.opponent[:] = opponent
         self.learner_left[:] = state["learner_left"]
         self.returns[:] = state["returns"]
         self.rng.bit_generator.state = state["rng"]

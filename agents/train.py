@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -157,6 +158,8 @@ class Trainer:
         self.hooks = hooks or Hooks()
         self.run_dir = Path(config.run_dir)
         self.checkpoint_path = self.run_dir / "checkpoints" / "training.pt"
+        self.previous_path = previous_checkpoint(self.checkpoint_path)  # the one before, kept as a fallback
+        self.resumed_from: Path | None = None
         item = entry(config.agent)
         if not item.learns:
             raise ValueError(f"{config.agent!r} is a scripted player and cannot be trained")
@@ -164,9 +167,9 @@ class Trainer:
         self._resume_payload = None
         initial = None
         base = make_config(config.agent)
-        if config.resume and self.checkpoint_path.exists():
-            self._resume_payload = load_training_checkpoint(self.checkpoint_path, algorithm=config.agent)
-            base = _stored_agent_config(config.agent, self._resume_payload["agent_config"], self.checkpoint_path)
+        if config.resume and self.has_checkpoint():
+            self._resume_payload, self.resumed_from = self._latest_checkpoint()
+            base = _stored_agent_config(config.agent, self._resume_payload["agent_config"], self.resumed_from)
         elif config.init:
             initial = load_checkpoint(config.init, algorithm=config.agent)
             base = _stored_agent_config(config.agent, initial.config, Path(config.init))
@@ -178,7 +181,7 @@ class Trainer:
         self.spec = AgentSpec()
         self.agent = make_agent(config.agent, config=agent_config, spec=self.spec, seed=config.seed)
         if self._resume_payload is not None:
-            refuse_shape_changes(self.agent, self._resume_payload["state_dict"], base, f"{self.checkpoint_path}")
+            refuse_shape_changes(self.agent, self._resume_payload["state_dict"], base, f"{self.resumed_from}")
         self.parent: str | None = None
         if initial is not None:
             refuse_shape_changes(self.agent, initial.state_dict, base, config.init)
@@ -259,15 +262,14 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        if self.checkpoint_path.exists():
+        if self.has_checkpoint():
             if not config.resume:
                 raise FileExistsError(
                     f"{self.run_dir} already holds a training run; pass --resume to continue it "
                     "or choose another --run-dir"
                 )
-            payload = self._resume_payload or load_training_checkpoint(self.checkpoint_path, algorithm=config.agent)
+            self.load(self._resume_payload)
             self._resume_payload = None
-            self.load(payload)
         else:
             self._write_json(
                 "config.json", {"train": config_to_dict(config), "agent": config_to_dict(self.agent.config)}
@@ -493,11 +495,35 @@ class Trainer:
             },
             "buffer": self.buffer.state_dict() if self.config.save_replay else None,
         }
+        if self.checkpoint_path.exists():  # the last good checkpoint stays as the fallback
+            os.replace(self.checkpoint_path, self.previous_path)
         atomic_write(self.checkpoint_path, lambda file: torch.save(payload, file))
+
+    def has_checkpoint(self) -> bool:
+        """Whether this run directory holds a training checkpoint (the latest or the one before)."""
+        return self.checkpoint_path.exists() or self.previous_path.exists()
+
+    def _latest_checkpoint(self) -> tuple[dict, Path]:
+        """The newest readable training checkpoint and its path: the latest, else the one before it."""
+        problems = []
+        for path in (self.checkpoint_path, self.previous_path):
+            if not path.exists():
+                problems.append(f"{path} is missing")
+                continue
+            try:
+                payload = load_training_checkpoint(path, algorithm=self.config.agent)
+            except CheckpointError as error:
+                problems.append(str(error))
+                continue
+            if problems:
+                step = payload["counters"]["step"]
+                print(f"note: {problems[0]}; resuming from the checkpoint before it, {path} (step {step:,})", flush=True)
+            return payload, path
+        raise CheckpointError(f"no training checkpoint of {self.run_dir} can be read: {'; '.join(problems)}")
 
     def load(self, payload: dict) -> None:
         """Restore the run from a training checkpoint's payload (``load_training_checkpoint``)."""
-        path = self.checkpoint_path
+        path = self.resumed_from or self.checkpoint_path
         saved = payload["train_config"]
         fixed = ("n_envs", "seed", "buffer_size", "updates_per_step", "reward")
         defaults = {"reward": "game"}  # settings added later: older checkpoints were made with the default
@@ -548,12 +574,19 @@ class Trainer:
         atomic_write(self.run_dir / name, lambda file: file.write(text.encode()))
 
 
+def previous_checkpoint(path: Path) -> Path:
+    """Where the training checkpoint before ``path`` is kept."""
+    return path.with_name(path.stem + ".prev" + path.suffix)
+
+
 def stored_train_config(run_dir: str | Path) -> dict | None:
     """The training settings of the run in ``run_dir`` as its checkpoint stores them, or None.
 
     Reads only the checkpoint's small part (the tensors are memory-mapped, never read), so a
     command line can take them as the defaults of a resume."""
     path = Path(run_dir) / "checkpoints" / "training.pt"
+    if not path.is_file():
+        path = previous_checkpoint(path)
     if not path.is_file():
         return None
     try:

@@ -4,6 +4,10 @@
     python benchmarks/gpu.py --out $OUT                      # the report where the machine hands files back
     python benchmarks/gpu.py --device cpu --quick --out X    # CI's smoke run of this script (well under a minute)
 
+On a bare lent GPU machine, the project's dependencies that its image lacks travel as wheels:
+``bash benchmarks/gpu_wheels.sh`` fetches them into ``.whl/`` beforehand (its header gives the
+command that installs them there and runs this script).
+
 It writes ``gpu-report.json`` and ``gpu-report.md`` (a Markdown table) to ``--out`` (default
 ``runs/gpu-<date>-<time>``), prints every figure the moment it is measured, and rewrites both files
 after every figure, so a run cut short still leaves a report. The header names the date, torch,
@@ -76,7 +80,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from agents.checkpoint import atomic_write  # noqa: E402
+from plumbing.files import atomic_write  # noqa: E402
 from agents.common.buffer import Batch, ReplayBuffer  # noqa: E402
 from agents.common.runtime import resolve_device  # noqa: E402
 from agents.registry import load_agent, load_policy, make_agent, save_policy  # noqa: E402

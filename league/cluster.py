@@ -20,8 +20,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents.checkpoint import atomic_write
 from league.config import LeagueConfig
+from plumbing.files import atomic_write
 
 CLUSTER_DIR = "cluster"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

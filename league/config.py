@@ -15,9 +15,10 @@ from pathlib import Path
 import tomllib
 
 from agents.base import config_from_dict, config_to_dict
-from agents.checkpoint import CheckpointError, atomic_write, load_checkpoint
+from agents.checkpoint import CheckpointError, load_checkpoint
 from agents.registry import canonical_name, entry, make_config
 from agents.train import TrainConfig
+from plumbing.files import atomic_write
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The TrainConfig fields a league sets itself (per learner or from the league), not the user.

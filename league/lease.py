@@ -18,8 +18,8 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from plumbing.files import atomic_write
 
-from agents.checkpoint import atomic_write
 
 
 class LeaseError(RuntimeError):

@@ -23,6 +23,7 @@ first, and no game is ever counted twice.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -32,9 +33,38 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from plumbing.files import write_error
+
 LEDGER_DIR = "ledger"
 GAME_KINDS = ("train", "promotion", "evaluation")
 RATED_KINDS = ("promotion", "evaluation")  # games between frozen members; training games involve a moving learner
+
+
+_TEXT, _NUMBER, _INTEGER = (str,), (int, float), (int,)
+# What the readers use of each record type, and the types it must have.
+REQUIRED_FIELDS: dict[str, dict[str, tuple]] = {
+    "game": {"id": _TEXT, "match": _TEXT, "kind": _TEXT, "a": _TEXT, "b": _TEXT, "outcome": _INTEGER, "time": _NUMBER},
+    "snapshot": {"member": _TEXT, "learner": _TEXT, "algorithm": _TEXT, "step": _INTEGER, "sha256": _TEXT,
+                 "file": _TEXT, "config": (dict,)},
+    "promotion": {"member": _TEXT, "learner": _TEXT, "promote": (bool,)},
+}  # fmt: skip
+
+
+def record_problem(record: dict) -> str | None:
+    """What makes a record unusable (a missing or mistyped field, an unknown value), or None.
+
+    Types other than these three are ignored by readers, so records of later versions pass."""
+    kind = record.get("type")
+    fields = REQUIRED_FIELDS.get(kind)
+    if fields is None:
+        return None if isinstance(kind, str) else f"record without a type ({sorted(record)[:6]})"
+    for name, types in fields.items():
+        value = record.get(name)
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            return f"{kind} record lacks a valid {name!r} (got {value!r})"
+    if kind == "game" and (record["kind"] not in GAME_KINDS or record["outcome"] not in (-1, 0, 1)):
+        return f"game record {record['id']!r} has kind {record['kind']!r} and outcome {record['outcome']!r}"
+    return None
 
 
 def encode(record: dict) -> bytes:
@@ -89,9 +119,12 @@ class LedgerWriter:
             raise ValueError(f"a ledger record needs a 'type', got {sorted(record)}")
         record = {**record, "writer": self.writer, "time": record.get("time", time.time())}
         line = encode(record)
-        written = os.write(self._fd, line)
+        try:
+            written = os.write(self._fd, line)
+        except OSError as error:
+            raise write_error(self.path, error, len(line)) from None
         if written != len(line):  # a short write (disk full): the line is torn; readers will skip it
-            raise OSError(f"short write to {self.path}: {written} of {len(line)} bytes")
+            raise write_error(self.path, OSError(errno.ENOSPC, "short write"), len(line) - written)
         self.written += 1
         if time.monotonic() - self._synced > self.fsync_every:
             self.sync()
@@ -179,14 +212,18 @@ class LedgerReader:
             if record is None:
                 self.view.skipped.append(f"{path.name} at byte {position - len(line) - 1}: corrupted line ignored")
                 continue
-            self._add(record)
+            self._add(record, f"{path.name} at byte {position - len(line) - 1}")
         if tail and final:
             self.view.skipped.append(f"{path.name} at byte {position}: torn last record ignored")
             position += len(tail)
         self._offsets[path] = position
 
-    def _add(self, record: dict) -> None:
-        kind = record.get("type")
+    def _add(self, record: dict, where: str) -> None:
+        problem = record_problem(record)
+        if problem is not None:
+            self.view.skipped.append(f"{where}: {problem}; record ignored")
+            return
+        kind = record["type"]
         if kind == "game":
             if record["id"] in self._ids:
                 self.view.duplicates += 1

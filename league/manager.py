@@ -25,6 +25,7 @@ from league.ledger import LedgerReader
 from league.pool import Pool
 from league.standings import write_leaderboard
 from league.worker import learner_dir
+from plumbing.cli import one_line
 
 STOP_GRACE_SECONDS = 120.0  # a learner may be mid-match or writing a checkpoint when asked to stop
 
@@ -77,7 +78,7 @@ class LeagueManager:
             while any(p.poll() is None for p in self.processes.values()):
                 time.sleep(0.5)
                 if time.time() >= next_report:
-                    self.report()
+                    self.safe_report()
                     next_report = time.time() + self.config.league.report_every
                 if self.deadline is not None and time.time() >= self.deadline and not terminated:
                     self._signal_all(signal.SIGTERM)  # the learners' own timers normally got there first
@@ -94,7 +95,7 @@ class LeagueManager:
             self._wait_all()
         for reader in self.readers:
             reader.join(timeout=5.0)
-        self.report(final=True)
+        self.safe_report(final=True)
         failed = {n: p.returncode for n, p in self.processes.items() if p.returncode not in (0, -2, -15)}
         for name, code in failed.items():
             self.log(f"learner {name} failed (exit code {code}): {self.causes.get(name, 'see its lines above')}")
@@ -144,6 +145,17 @@ class LeagueManager:
                 process.kill()
                 process.wait()
 
+    def safe_report(self, final: bool = False) -> bool:
+        """``report``, with a failure logged in one line (and retried at the next report) instead of
+        raised: the reports are derived from the ledger, and the learners never wait for them."""
+        try:
+            self.report(final=final)
+        except Exception as error:  # any failure of a report; the training it reports on goes on
+            self.log(f"report failed ({type(error).__name__}: {one_line(error)}); the learners go on, next try "
+                     f"in {self.config.league.report_every:g} s")  # fmt: skip
+            return False
+        return True
+
     def report(self, final: bool = False) -> None:
         """One status line, and the leaderboard files rewritten."""
         started = time.perf_counter()
@@ -186,9 +198,8 @@ def run_reporter(league_dir, minutes: float = 0.0, log=print) -> int:
     stopped: list[str] = []
     with stop_signals(stopped.append):
         while not stopped and (manager.deadline is None or time.time() < manager.deadline):
-            manager.report()
+            manager.safe_report()
             end = time.time() + config.league.report_every
             while not stopped and time.time() < end:
                 time.sleep(0.2)
-    manager.report(final=True)
-    return 0
+    return 0 if manager.safe_report(final=True) else 1

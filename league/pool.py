@@ -14,8 +14,9 @@ import os
 import shutil
 from pathlib import Path
 
-from agents.checkpoint import CheckpointError, atomic_write, load_checkpoint
+from agents.checkpoint import CheckpointError, load_checkpoint
 from agents.registry import canonical_name, load_policy, make_opponent
+from plumbing.files import atomic_write
 
 MEMBERS_DIR = "members"
 

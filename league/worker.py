@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.checkpoint import atomic_write
 from agents.common.runtime import stop_signals
 from agents.train import Hooks, Trainer
 from arena.match import play_games
@@ -43,6 +42,7 @@ from league.matchmaking import evaluation_pairings, recent_scores, training_mix
 from league.pool import Pool
 from league.promotion import decide
 from plumbing.cli import entry_point
+from plumbing.files import atomic_write
 
 PHASES = ("train", "promote", "evaluate")
 
@@ -111,12 +111,21 @@ class LearnerWorker:
         hooks = Hooks(on_episode=self._record_training_game)
         self.trainer = Trainer(config.train_config(settings, self.run_dir), hooks=hooks,
                                resolve_opponent=self.pool.policy)  # fmt: skip
-        if settings.init and self.trainer.step == 0 and not self.trainer.checkpoint_path.exists():
+        if not self.trainer.has_checkpoint() and (self.state["round"] > 0 or self.state["phase"] != "train"):
+            self._start_a_new_run()
+        elif self.trainer.resumed_from is not None:
+            self.log(f"[{self.name}] resuming from {self.trainer.resumed_from}")
+        if settings.init and not self.trainer.has_checkpoint():
             self.log(f"[{self.name}] starting from {settings.init} (its weights and config)")
         with stop_signals(self.request_stop):
             timer = self._start_deadline_timer()
             self.trainer.open()
+            for problem in self.trainer.collector.dropped:
+                self.log(f"[{self.name}] excluded from the saved opponent mix: {problem}")
             self.mix_rng = np.random.default_rng([config.league.seed, settings.seed, 29])
+            if "mix_rng" in self.state:
+                self.mix_rng.bit_generator.state = self.state["mix_rng"]
+            self._restore_round_mix()
             status = "stopped"
             try:
                 status = self._loop()
@@ -171,6 +180,34 @@ class LearnerWorker:
             if self.stop_reason:
                 return f"stopped by {self.stop_reason}"
 
+    @property
+    def run_tag(self) -> str:
+        """The learner's name in game ids; a learner restarted from nothing gets a new one (name.N)."""
+        run = self.state.get("run", 0)
+        return self.name if run == 0 else f"{self.name}.{run}"
+
+    def _start_a_new_run(self) -> None:
+        """Every training checkpoint is lost: start the learner afresh under a new run tag, so that
+        its new games never carry the ids of games already in the ledger."""
+        run = self.state.get("run", 0) + 1
+        self.log(f"[{self.name}] no training checkpoint is left in {self.trainer.checkpoint_path.parent} although "
+                 f"round {self.state['round']} was reached: starting over from step 0 as run {run}")  # fmt: skip
+        self.state = {"round": 0, "phase": "train", "candidate": None, "run": run}
+        self._save_state()
+
+    def _restore_round_mix(self) -> None:
+        """A round resumed from the checkpoint that ended the round before it gets the mix it was
+        given when it started (what it trained against the first time, so replayed games repeat)."""
+        state = self.state
+        if state["phase"] == "train" and state.get("mix_round") == state["round"] and "mix" in state:
+            if self.trainer.step == state.get("mix_step"):
+                playable, problems = self.pool.playable(state["mix"])
+                for problem in problems:
+                    self.log(f"[{self.name}] excluded: {problem}")
+                mix = {member: state["mix"][member] for member in playable}
+                if any(weight > 0 for weight in mix.values()):
+                    self.trainer.collector.set_opponents(mix, self.pool.policy)
+
     # ------------------------------------------------------------------ training
     def _set_training_mix(self) -> None:
         started = time.perf_counter()
@@ -196,14 +233,14 @@ class LearnerWorker:
             rng=self.mix_rng,
         )
         self.trainer.collector.set_opponents(mix, self.pool.policy)
-        self.state["mix"] = mix
+        self.state.update(mix=mix, mix_step=self.trainer.step, mix_rng=self.mix_rng.bit_generator.state)
         self._add_time("matchmaking", time.perf_counter() - started)
 
     def _record_training_game(self, episode) -> None:
         trainer = self.trainer
         self.writer.append({
             "type": "game",
-            "id": f"train:{self.name}:{trainer.episodes}",
+            "id": f"train:{self.run_tag}:{trainer.episodes}",
             "match": f"train:{self.name}",
             "kind": "train",
             "a": self.name,
@@ -216,6 +253,7 @@ class LearnerWorker:
             "length": episode.length,
             "mode": episode.mode,
             "step": trainer.step,
+            **({"replaced": episode.replaced} if episode.replaced else {}),
         })  # fmt: skip
 
     def _account_training(self, before: dict, elapsed: float) -> None:
@@ -307,7 +345,7 @@ class LearnerWorker:
             for m, r in view.promotions.items()
             if r["promote"] and r["learner"] == self.name and m in view.snapshots
         ]
-        return max(mine, key=lambda item: item[0])[1]["anchors"] if mine else None
+        return max(mine, key=lambda item: item[0])[1].get("anchors") if mine else None
 
     def _evaluate(self, round_number: int) -> bool:
         ev = self.config.evaluation
@@ -320,7 +358,7 @@ class LearnerWorker:
         pairs = evaluation_pairings(table, self.pool.anchors + promoted, ev.pairs_per_round)
         self._add_time("matchmaking", time.perf_counter() - started)
         for a, b in pairs:
-            match = f"evaluation:{self.name}:{round_number}:{a}:{b}"
+            match = f"evaluation:{self.run_tag}:{round_number}:{a}:{b}"
             if self._play(match, a, b, _even(ev.games_per_pair), "evaluation") is None:
                 return False
         return True

@@ -21,8 +21,8 @@ BAD_INPUT = (ValueError, OSError, FloatingPointError)
 def one_line(error: BaseException) -> str:
     """The error's message on one line (a multi-line message keeps its first line)."""
     text = str(error).strip()
-    if isinstance(error, OSError) and error.strerror and error.filename:
-        text = f"{error.filename}: {error.strerror}"
+    if isinstance(error, OSError) and error.strerror:
+        text = f"{error.filename}: {error.strerror}" if error.filename else error.strerror
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
 

@@ -262,12 +262,23 @@ def test_non_finite_weights_never_replace_the_last_good_checkpoint(tmp_path):
     assert path.read_bytes() == good
 
 
-def test_corrupted_training_checkpoint_is_refused(tmp_path):
-    train(TrainConfig(steps=400, run_dir=str(tmp_path), **TINY))
-    path = tmp_path / "checkpoints" / "training.pt"
+def test_a_lost_or_corrupted_checkpoint_falls_back_to_the_one_before_and_two_are_refused(tmp_path, capsys):
+    straight = train(TrainConfig(steps=800, run_dir=str(tmp_path / "straight"), **TINY))
+    trainer = Trainer(TrainConfig(steps=400, run_dir=str(tmp_path / "run"), **TINY))
+    trainer.run()
+    trainer.save()  # a second save at the same step: the first becomes the fallback
+    path, previous = tmp_path / "run" / "checkpoints" / "training.pt", tmp_path / "run" / "checkpoints" / "training.prev.pt"
+    assert previous.is_file()
     path.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(CheckpointError, match="cannot be read"):
-        train(TrainConfig(steps=800, run_dir=str(tmp_path), resume=True, **TINY))
+    resumed = train(TrainConfig(steps=800, run_dir=str(tmp_path / "run"), resume=True, **TINY))
+    assert f"resuming from the checkpoint before it, {previous}" in capsys.readouterr().out
+    assert resumed["step"] == straight["step"] and _weights(tmp_path / "run") == _weights(tmp_path / "straight")
+    path.unlink()  # the newest lost: the one before serves
+    assert train(TrainConfig(steps=1000, run_dir=str(tmp_path / "run"), resume=True, **TINY))["step"] >= 1000
+    for checkpoint in (path, previous):
+        checkpoint.write_bytes(checkpoint.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="no training checkpoint .* can be read.*cannot be read"):
+        train(TrainConfig(steps=1200, run_dir=str(tmp_path / "run"), resume=True, **TINY))
 
 
 # ---------------------------------------------------------------------------- scripts
