@@ -15,6 +15,7 @@ import numpy as np
 
 from arena.hockey.constants import ACTION_DIM, Mode
 from arena.hockey.engine import EngineState, HockeyEngine
+from arena.policy import policy_actions, reset_policy
 
 # The learner's reward, by name: the course environment's (+-10 for a goal plus the
 # closeness-to-puck shaping), or goals only.
@@ -124,9 +125,7 @@ class Collector:
                 policies.append(held[label])
             else:
                 policy = resolve(label)
-                hook = getattr(policy, "reset", None)
-                if hook is not None:
-                    hook(np.ones(self.n_envs, dtype=bool))
+                reset_policy(policy, np.ones(self.n_envs, dtype=bool), f"opponent {label}")
                 policies.append(policy)
         index = {label: i for i, label in enumerate(labels)}
         if self.started:
@@ -137,10 +136,8 @@ class Collector:
         self.labels, self.policies, self.probabilities = labels, policies, probabilities / probabilities.sum()
 
     def _reset_opponents(self, mask: np.ndarray) -> None:
-        for policy in self.policies:
-            hook = getattr(policy, "reset", None)
-            if hook is not None:
-                hook(mask)
+        for label, policy in zip(self.labels, self.policies):
+            reset_policy(policy, mask, f"opponent {label}")
 
     def step(
         self, actions: np.ndarray, mode_for
@@ -155,7 +152,8 @@ class Collector:
         opponent_actions = np.zeros_like(actions)
         for index in np.unique(self.opponent):
             rows = self.opponent == index
-            opponent_actions[rows] = np.asarray(self.policies[index].act(self.opponent_obs))[rows]
+            who = f"opponent {self.labels[index]}"
+            opponent_actions[rows] = policy_actions(self.policies[index], self.opponent_obs, ACTION_DIM, who)[rows]
         self.last_opponent_actions = opponent_actions.astype(np.float32)
         next_obs = np.empty_like(self.obs)
         reward = np.zeros(self.n_envs, dtype=np.float32)

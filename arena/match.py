@@ -15,7 +15,7 @@ import numpy as np
 
 from arena.hockey.constants import Mode
 from arena.hockey.engine import HockeyEngine
-from arena.policy import Policy, as_policy, reset_policy
+from arena.policy import Policy, as_policy, policy_actions, reset_policy
 
 
 @dataclass(frozen=True)
@@ -151,8 +151,8 @@ def play_games(
     for slot in range(n_slots):
         start(slot, next_game)
         next_game += 1
-    for policy in policies:
-        reset_policy(policy, np.ones(n_slots, dtype=bool))
+    for i, policy in enumerate(policies):
+        reset_policy(policy, np.ones(n_slots, dtype=bool), "policy_a" if i == 0 else "policy_b")
 
     while len(records) < n_games:
         actions = [_checked_actions(p, batch[i], action_dim, "policy_a" if i == 0 else "policy_b")
@@ -190,18 +190,13 @@ def play_games(
             else:
                 write_views(slot)
         if started.any():
-            for policy in policies:
-                reset_policy(policy, started)
+            for i, policy in enumerate(policies):
+                reset_policy(policy, started, "policy_a" if i == 0 else "policy_b")
     return MatchResult(records=[records[g] for g in range(n_games)], mode=mode.name.lower())
 
 
 def _checked_actions(policy: Policy, obs: np.ndarray, action_dim: int, who: str) -> list:
     """Call the policy and check its answer: shape (B, action_dim), finite; clip, float32."""
-    actions = np.asarray(policy.act(obs))
-    expected = (obs.shape[0], action_dim)
-    if actions.shape != expected:
-        raise ValueError(f"{who} ({policy!r}) returned actions of shape {actions.shape}, expected {expected}")
-    if not np.all(np.isfinite(actions)):
-        raise ValueError(f"{who} ({policy!r}) returned NaN or inf actions; actions must be finite numbers in [-1, 1]")
+    actions = policy_actions(policy, obs, action_dim, who)
     # As in the original: clip to [-1, 1], then round to float32 before the forces are computed.
     return np.clip(actions, -1.0, 1.0).astype(np.float32).tolist()

@@ -23,11 +23,37 @@ class Policy(Protocol):
     def act(self, obs: np.ndarray) -> np.ndarray: ...
 
 
-def reset_policy(policy: Policy, mask: np.ndarray) -> None:
+class PolicyError(ValueError):
+    """A policy failed or broke its contract; the message names the policy."""
+
+
+def reset_policy(policy: Policy, mask: np.ndarray, who: str = "policy") -> None:
     """Call the policy's per-game reset hook if it has one."""
     hook = getattr(policy, "reset", None)
     if hook is not None:
-        hook(mask=np.asarray(mask, dtype=bool))
+        try:
+            hook(mask=np.asarray(mask, dtype=bool))
+        except Exception as error:
+            raise PolicyError(f"{who} ({policy!r}) failed in reset: {type(error).__name__}: {error}") from error
+
+
+def policy_actions(policy: Policy, obs: np.ndarray, action_dim: int, who: str = "policy") -> np.ndarray:
+    """The policy's actions for a batch of observations, checked: shape exactly (B, action_dim), finite.
+
+    Raises:
+        PolicyError: naming the policy, when ``act`` raises or returns anything else.
+    """
+    try:
+        actions = np.asarray(policy.act(obs))
+    except Exception as error:
+        raise PolicyError(f"{who} ({policy!r}) failed in act: {type(error).__name__}: {error}") from error
+    expected = (obs.shape[0], action_dim)
+    if actions.shape != expected:
+        raise PolicyError(f"{who} ({policy!r}) returned actions of shape {actions.shape}, expected {expected} "
+                          "(one row of actions per observation)")  # fmt: skip
+    if not np.all(np.isfinite(actions)):
+        raise PolicyError(f"{who} ({policy!r}) returned NaN or inf actions; actions must be finite numbers in [-1, 1]")
+    return actions
 
 
 class RandomPolicy:

@@ -8,6 +8,7 @@ Every field has a default, so a config only states what differs.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -245,6 +246,7 @@ def parse_config(text: str, where: str = "league config") -> LeagueConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"{where} is not valid TOML: {error}") from error
+    _refuse_non_finite(data, where)
     sections = {"league": LeagueSettings, "matchmaking": MatchmakingSettings, "promotion": PromotionSettings,
                 "evaluation": EvaluationSettings}  # fmt: skip
     unknown = sorted(set(data) - set(sections) - {"learners"})
@@ -266,6 +268,15 @@ def parse_config(text: str, where: str = "league config") -> LeagueConfig:
     config = LeagueConfig(**values)
     _validate(config, where)
     return config
+
+
+def _refuse_non_finite(value, where: str, key: str = "") -> None:
+    """TOML allows nan and inf; no league setting means either (minutes = nan would run forever)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: {key} must be a finite number, got {value!r}")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for name, item in items:
+        _refuse_non_finite(item, where, f"{key}.{name}" if key else str(name))
 
 
 def _validate(config: LeagueConfig, where: str) -> None:

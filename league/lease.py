@@ -6,7 +6,8 @@ clusters, so ownership is a lease file created with O_CREAT | O_EXCL (atomic on 
 filesystems and NFSv3+), carrying the owner (host, pid, SLURM job) and a heartbeat its owner
 renews. Another process may take the lease over only when it is stale: its heartbeat is older
 than the timeout, or its owner ran on this host and that process no longer exists (a SIGKILLed
-learner restarted at once).
+learner restarted at once). A process is known by its pid and its start time, since a pid is
+reused: after a container restart the new learner may get the very pid its predecessor had.
 """
 
 from __future__ import annotations
@@ -18,12 +19,24 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from plumbing.files import atomic_write
 
+from plumbing.files import atomic_write
 
 
 class LeaseError(RuntimeError):
     """The learner is already being run by another live process."""
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, with the boot's id), or None where
+    this cannot be read (no /proc). Two processes that share a pid differ here."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
+    return f"{boot}:{fields[19]}"
 
 
 class Lease:
@@ -48,7 +61,7 @@ class Lease:
         self.lost = threading.Event()  # set if another process took the lease over
 
     def _record(self) -> dict:
-        return {"token": self.token, "host": self.host, "pid": os.getpid(),
+        return {"token": self.token, "host": self.host, "pid": os.getpid(), "started": process_start(os.getpid()),
                 "job": os.environ.get("SLURM_JOB_ID"), "heartbeat": time.time()}  # fmt: skip
 
     def _write(self) -> None:
@@ -66,11 +79,15 @@ class Lease:
             return True
         if holder.get("host") == self.host:
             try:
-                os.kill(int(holder["pid"]), 0)
+                pid = int(holder["pid"])
+                os.kill(pid, 0)
             except ProcessLookupError:
                 return True
-            except (PermissionError, KeyError, ValueError):
+            except (PermissionError, KeyError, ValueError, TypeError):
                 return False
+            started = holder.get("started")
+            # the pid lives, but it is another process than the holder: the holder is gone
+            return started is not None and process_start(pid) not in (None, started)
         return False
 
     def describe(self, holder: dict) -> str:

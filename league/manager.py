@@ -55,6 +55,7 @@ class LeagueManager:
         self.processes: dict[str, subprocess.Popen] = {}
         self.readers: list[threading.Thread] = []
         self.causes: dict[str, str] = {}  # learner -> its first error line
+        self._skipped_reported = 0
         self.started = time.time()
         self.deadline = self.started + 60 * self.minutes if self.minutes > 0 else None
         self.report_seconds = 0.0
@@ -160,6 +161,9 @@ class LeagueManager:
         """One status line, and the leaderboard files rewritten."""
         started = time.perf_counter()
         view = self.reader.refresh(final=final)
+        for problem in view.skipped[self._skipped_reported :]:  # each once, as it is found
+            self.log(f"ledger: {problem}")
+        self._skipped_reported = len(view.skipped)
         standings, _ = write_leaderboard(self.league_dir, view, self.pool)
         self.report_seconds += time.perf_counter() - started
         frame = standings.frame

@@ -15,7 +15,8 @@ import shutil
 from pathlib import Path
 
 from agents.checkpoint import CheckpointError, load_checkpoint
-from agents.registry import canonical_name, load_policy, make_opponent
+from agents.base import FrozenPolicy
+from agents.registry import agent_from_checkpoint, canonical_name, make_opponent
 from plumbing.files import atomic_write
 
 MEMBERS_DIR = "members"
@@ -123,8 +124,22 @@ class Pool:
             if member in self.anchors:
                 self._policies[member] = make_opponent(member, seed=self.seed + self.anchors.index(member))
             else:
-                self._policies[member] = load_policy(self.league_dir / self.snapshots[member]["file"], self.device)
+                self._policies[member] = self._load(member)
         return self._policies[member]
+
+    def _load(self, member: str):
+        """A snapshot as a frozen policy, from the very bytes whose hash was checked against the
+        ledger (a file swapped since the last check is refused, whatever its size and time)."""
+        path = self.league_dir / self.snapshots[member]["file"]
+        try:
+            checkpoint = load_checkpoint(path)
+        except CheckpointError as error:
+            raise MemberError(f"{member}: {error}") from None
+        if checkpoint.sha256 != self.snapshots[member]["sha256"]:
+            self._checked.pop(member, None)
+            raise MemberError(f"{member}: {path} holds other weights than the ledger recorded (hash mismatch)")
+        agent = agent_from_checkpoint(checkpoint, device=self.device, where=str(path))
+        return FrozenPolicy(agent.eval(), label=member)
 
     def match_player(self, member: str):
         """What ``play_games`` should get for a member: a scripted name (seeded by the match) or a
@@ -135,4 +150,4 @@ class Pool:
             raise MemberError(problem)
         if member in self.anchors:
             return member
-        return load_policy(self.league_dir / self.snapshots[member]["file"], self.device)
+        return self._load(member)

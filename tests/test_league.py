@@ -45,6 +45,8 @@ def test_default_config_round_trips_through_toml():
     [
         ("[league]\nround_steps = 'many'\n", "round_steps"),
         ("[leage]\n", "unknown section"),
+        ("[league]\nminutes = nan\n", "league.minutes must be a finite number, got nan"),
+        ("[matchmaking]\npfsp = inf\n", "matchmaking.pfsp must be a finite number, got inf"),
         ("[promotion]\nthreshold = 1.5\n[[learners]]\nname = 'a'\n", "threshold"),
         ("[matchmaking]\nweighting = 'soft'\n[[learners]]\nname = 'a'\n", "weighting"),
         ("[[learners]]\nname = 'a'\nagent = 'weak'\n", "learning agent"),
@@ -96,6 +98,18 @@ def test_pool_names_snapshots_by_content_and_excludes_bad_files(tmp_path):
     assert "hash mismatch" in pool.problem(first["member"])
     with pytest.raises(MemberError, match="hash mismatch"):
         pool.policy(first["member"])
+    # a swapped file that keeps the size and modification time the pool checked: refused all the same
+    pool = Pool(tmp_path, ["weak", "strong"], device="cpu")
+    pool.update({r["member"]: r for r in (first, other)})
+    (tmp_path / first["file"]).write_bytes((tmp_path / "source-a-100.pt").read_bytes())
+    assert pool.problem(first["member"]) is None
+    stat = (tmp_path / first["file"]).stat()
+    swapped = (tmp_path / other["file"]).read_bytes()
+    assert len(swapped) == stat.st_size
+    (tmp_path / first["file"]).write_bytes(swapped)
+    os.utime(tmp_path / first["file"], ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(MemberError, match="hash mismatch"):
+        pool.match_player(first["member"])
     (tmp_path / other["file"]).unlink()
     assert "missing" in pool.problem(other["member"])
     assert pool.playable([first["member"], other["member"], "basic-strong"])[0] == ["basic-strong"]

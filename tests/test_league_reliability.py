@@ -19,6 +19,7 @@ from tiny_league import tiny_league_toml
 
 from league.config import open_league
 from league.ledger import LedgerWriter, read_ledger
+from league.standings import compute_standings
 from league.worker import LearnerWorker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,6 +119,7 @@ def test_a_missing_member_a_malformed_record_and_a_failing_report_do_not_stop_th
     assert result.returncode == 0, result.stdout + result.stderr
     assert "excluded" in result.stdout and members[0].stem in result.stdout
     assert "report failed" in result.stdout and "Traceback" not in result.stdout + result.stderr
+    assert "ledger: vandal" in result.stdout and "game record lacks a valid 'id'" in result.stdout
     view = read_ledger(league_dir)
     assert any("game record lacks a valid 'id'" in problem for problem in view.skipped)
     assert max(g.get("step", 0) for g in view.games if g["kind"] == "train") > STEPS
@@ -178,5 +180,7 @@ def test_a_full_disk_stops_the_league_in_one_line_and_a_rerun_loses_nothing(fini
         kept = {g["id"]: g for g in after.games}
         assert all(kept[g["id"]] == g for g in before.games)  # nothing recorded before is lost or changed
         assert max(g.get("step", 0) for g in after.games if g["kind"] == "train") > STEPS + 600
+        ratings = [compute_standings(league_dir, ["weak", "strong"]).table.ratings for _ in range(2)]
+        assert ratings[0] == ratings[1]  # rebuilt from the ledger, identically
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)

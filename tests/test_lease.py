@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from league.lease import Lease, LeaseError
+from league.lease import Lease, LeaseError, process_start
 
 
 def _dead_pid() -> int:
@@ -56,3 +57,19 @@ def test_a_lease_taken_over_behind_its_back_is_noticed(tmp_path):
     assert lost.wait(5) and lease.lost.is_set()
     lease.release()
     assert path.exists()  # the intruder's lease is not removed
+
+
+def test_a_reused_pid_is_not_taken_for_the_holder(tmp_path):
+    """After a container restart the new learner may have the pid its dead predecessor had."""
+    path = tmp_path / "owner.json"
+    lease = Lease(path, "learner a")
+    record = {"token": "old", "host": lease.host, "pid": os.getpid(), "heartbeat": time.time()}
+    path.write_text(json.dumps({**record, "started": process_start(os.getpid())}))
+    with pytest.raises(LeaseError):  # the same process, alive: it holds the lease
+        lease.acquire(wait=0.2)
+    if process_start(os.getpid()) is None:
+        pytest.skip("no /proc here: a process's start time cannot be read")
+    path.write_text(json.dumps({**record, "started": "another-boot:12345"}))
+    lease.acquire()  # the pid lives, but it is another process: taken over at once
+    assert lease.holder()["token"] == lease.token
+    lease.release()

@@ -87,3 +87,25 @@ def test_on_game_end_sees_every_game():
     seen = []
     play_games("weak", "random", n_games=5, seed=0, n_envs=2, on_game_end=seen.append)
     assert sorted(r.game for r in seen) == list(range(5))
+
+
+class _Broken:
+    """A policy whose act fails, or whose actions come transposed."""
+
+    def __init__(self, transposed: bool = False):
+        self.transposed = transposed
+
+    def act(self, obs):
+        if self.transposed:
+            return np.zeros((obs.shape[0], 4)).T
+        raise KeyError("weights")
+
+    def __repr__(self) -> str:
+        return "Broken()"
+
+
+def test_a_failing_or_transposing_policy_is_named():
+    with pytest.raises(ValueError, match=r"policy_b \(Broken\(\)\) failed in act: KeyError"):
+        play_games("weak", _Broken(), n_games=2, n_envs=2)
+    with pytest.raises(ValueError, match=r"policy_b \(Broken\(\)\) returned actions of shape \(4, 3\), expected \(3, 4\)"):
+        play_games("weak", _Broken(transposed=True), n_games=3, n_envs=3)

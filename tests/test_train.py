@@ -19,6 +19,7 @@ from agents.collect import Collector
 from agents.common.buffer import ReplayBuffer
 from agents.registry import make_opponent
 from agents.train import Hooks, TrainConfig, Trainer, parse_opponents, train
+from arena.hockey.constants import Mode
 from arena.hockey.engine import EngineState, HockeyEngine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -345,3 +346,14 @@ def test_csv_logger_grows_columns_and_trims_rows_after_a_resume_point(tmp_path):
     CSVLogger(tmp_path).truncate(20)
     assert (tmp_path / "train.csv").read_text().splitlines()[-1] == "20,0.5,0.2"
     assert (tmp_path / "eval.csv").read_text().splitlines() == ["step,weak/win_rate"]
+
+
+def test_an_opponent_that_fails_is_named():
+    class Failing:
+        def act(self, obs):
+            raise KeyError("weights")
+
+    collector = Collector(2, [("broken", Failing())], [1.0], seed=0)
+    collector.start(lambda: Mode.NORMAL)
+    with pytest.raises(ValueError, match="opponent broken .* failed in act: KeyError"):
+        collector.step(np.zeros((2, 4), dtype=np.float32), lambda: Mode.NORMAL)
