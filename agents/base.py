@@ -11,14 +11,14 @@ and adds ``act(obs, explore=...)``, ``update(batch) -> dict[str, float]``, the w
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from arena.hockey.constants import ACTION_DIM
+from arena.policy import reset_policy
+from plumbing.config import ConfigError, config_from_dict, config_to_dict, parse_overrides  # noqa: F401 (re-exported)
 
 OPPONENT_ACTION = "opponent_action"
 """The replay-buffer extra holding the opponent's continuous action of each frame (in the
@@ -95,6 +95,58 @@ class Agent(Protocol):
 
     def load_training_state(self, state: dict) -> None: ...
 
+    # What the training loop also asks of every agent; ``Learner`` gives each a default.
+    updates: int
+    sequence_length: int
+    buffer_extras: dict[str, tuple[int, ...]] | None
+    prioritized: bool
+    sampling: dict
+    last_priorities: np.ndarray | None
+
+    def last_extras(self) -> dict[str, np.ndarray] | None: ...
+
+    def random_act(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+    def reset(self, mask: np.ndarray) -> None: ...
+
+
+class Learner:
+    """The defaults of the optional part of the ``Agent`` contract; the learning agents derive from it.
+
+    The training loop calls all of these on every agent, so an agent states what it needs by
+    overriding one, and nothing is probed for.
+    """
+
+    spec: AgentSpec
+    updates: int = 0
+    """Gradient updates made so far."""
+    sequence_length: int = 1
+    """Consecutive transitions per sampled item: 1 for single transitions, a model-based agent's horizon."""
+    buffer_extras: dict[str, tuple[int, ...]] | None = None
+    """Extra per-step arrays (name -> shape) the replay buffer stores for this agent (``last_extras``)."""
+    prioritized: bool = False
+    """Whether the replay buffer samples by priority (``last_priorities`` after each update)."""
+    last_priorities: np.ndarray | None = None
+    """The sampled items' new priorities after the last update (prioritized replay)."""
+
+    @property
+    def sampling(self) -> dict:
+        """Keyword arguments of the buffer's sequence sampling (e.g. prioritized replay's alpha and beta)."""
+        return {}
+
+    def last_extras(self) -> dict[str, np.ndarray] | None:
+        """The ``buffer_extras`` of the step just acted (None: none)."""
+        return None
+
+    def random_act(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Warm-up actions for ``n`` games before learning starts: uniform over the action box."""
+        return rng.uniform(self.spec.action_low, self.spec.action_high, size=(n, self.spec.action_dim)).astype(
+            np.float32
+        )
+
+    def reset(self, mask: np.ndarray) -> None:
+        """Forget per-game memory (a planner's warm start) of the games where ``mask`` is True."""
+
 
 class FrozenPolicy:
     """A trained agent as an opponent: deterministic ``act``, no gradients, never updated."""
@@ -107,122 +159,7 @@ class FrozenPolicy:
         return self.agent.act(obs, explore=False)
 
     def reset(self, mask) -> None:
-        hook = getattr(self.agent, "reset", None)
-        if hook is not None:
-            hook(mask)
+        reset_policy(self.agent, mask, self.name)
 
     def __repr__(self) -> str:
         return f"FrozenPolicy({self.name})"
-
-
-# ---------------------------------------------------------------------------- configs
-class ConfigError(TypeError, ValueError):
-    """A config value of the wrong type or an unknown field: bad input, named with where it came from.
-
-    A ``ValueError`` so that entry points report it in one line; a ``TypeError`` for callers that
-    check types."""
-
-
-def config_from_dict(cls, data: dict, where: str = "config"):
-    """Build a (frozen) config dataclass from plain data, refusing unknown fields and wrong types.
-
-    Args:
-        cls: the dataclass.
-        data: field name -> value (lists are accepted for tuple fields).
-        where: named in error messages (e.g. "sac config in runs/x/policy.pt").
-    """
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping of field names to values, got {type(data).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {unknown} for {cls.__name__}; valid fields: {sorted(fields)}")
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for name, value in data.items():
-        values[name] = _coerce(value, hints[name], f"{where}: field {name!r}")
-    return cls(**values)
-
-
-def _coerce(value, hint, where: str):
-    """Check ``value`` against a simple type hint (int, float, bool, str, tuples, unions, Literal)."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        for option in args:
-            try:
-                return _coerce(value, option, where)
-            except (TypeError, ValueError):
-                continue
-        raise ConfigError(f"{where} must be {_describe(hint)}, got {value!r}")
-    if origin is typing.Literal:
-        if value not in args:
-            raise ConfigError(f"{where} must be one of {list(args)}, got {value!r}")
-        return value
-    if hint is type(None):
-        if value is not None:
-            raise ConfigError(f"{where} must be None, got {value!r}")
-        return None
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} must be a list, got {value!r}")
-        item = args[0] if args else typing.Any
-        return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise ConfigError(f"{where} must be an integer, got {value!r}")
-        return int(value)
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise ConfigError(f"{where} must be a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-        return value
-    if hint is dict or origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where} must be a table of key = value pairs, got {value!r}")
-        return dict(value)
-    return value
-
-
-def _describe(hint) -> str:
-    args = typing.get_args(hint)
-    return " or ".join(getattr(a, "__name__", str(a)) for a in args) if args else str(hint)
-
-
-def config_to_dict(config) -> dict:
-    """A config dataclass as plain data (tuples become lists so the data survives JSON/TOML)."""
-
-    def plain(value):
-        if isinstance(value, tuple):
-            return [plain(v) for v in value]
-        return value
-
-    return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
-
-
-def parse_overrides(pairs, cls, base=None, where: str = "override"):
-    """Apply ``key=value`` strings (values parsed as Python literals, else kept as strings) to a config.
-
-    Example: ``parse_overrides(["hidden=(512, 512)", "gamma=0.98"], SACConfig)``.
-    """
-    import ast
-
-    data = config_to_dict(base if base is not None else cls())
-    for pair in pairs:
-        if "=" not in pair:
-            raise ConfigError(f"{where}: expected key=value, got {pair!r}")
-        key, text = pair.split("=", 1)
-        key = key.strip()
-        try:
-            value = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            value = text.strip()
-        data[key] = value
-    return config_from_dict(cls, data, where=where)

@@ -101,8 +101,10 @@ def _describe_unreadable(path: Path, error: Exception) -> str:
     head = path.read_bytes()[:512]
     if head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_MAGIC):
         if "weights_only" in str(error) or "Unsupported global" in str(error):
-            return "it holds pickled Python objects, which are refused so that loading runs no code (a file of " \
+            return (
+                "it holds pickled Python objects, which are refused so that loading runs no code (a file of "
                 "another project, or a tampered one)"
+            )
         return "it is truncated or corrupted"
     try:
         head.decode("utf-8")
@@ -144,10 +146,13 @@ def _wrong_kind(path: Path, payload: dict, wanted: str) -> CheckpointError:
         hint = f"use {policy}" if policy.is_file() else "use the run's policy.pt"
         return CheckpointError(f"{path} is a training checkpoint (for resuming a run), not a policy: {hint}")
     if kind == _KIND_POLICY and wanted == "training":
-        return CheckpointError(f"{path} is a policy checkpoint, not a training checkpoint (RUN_DIR/checkpoints/training.pt)")
+        return CheckpointError(
+            f"{path} is a policy checkpoint, not a training checkpoint (RUN_DIR/checkpoints/training.pt)"
+        )
     keys = ", ".join(sorted(map(str, payload))[:5])
-    return CheckpointError(f"{path} is a PyTorch file of another project, not a hockey-league {wanted} checkpoint "
-                           f"(its keys: {keys})")
+    return CheckpointError(
+        f"{path} is a PyTorch file of another project, not a hockey-league {wanted} checkpoint (its keys: {keys})"
+    )
 
 
 def load_checkpoint(path: str | os.PathLike, algorithm: str | None = None) -> Checkpoint:

@@ -11,12 +11,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.base import AgentSpec, FrozenPolicy, config_from_dict, config_to_dict, parse_overrides
+from agents.base import AgentSpec, FrozenPolicy
 from agents.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from agents.muzero import MuZeroAgent, MuZeroConfig
 from agents.sac import SACAgent, SACConfig
 from agents.scripted import ScriptedAgent, ScriptedConfig
 from agents.tdmpc2 import TDMPC2Agent, TDMPC2Config
+from plumbing.config import config_from_dict, config_to_dict, parse_overrides
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agents.base import OPPONENT_ACTION, AgentSpec, FrozenPolicy, config_to_dict, parse_overrides
+from agents.base import OPPONENT_ACTION, AgentSpec, FrozenPolicy
 from agents.checkpoint import (
     CheckpointError,
     atomic_write,
@@ -40,9 +40,11 @@ from agents.checkpoint import (
 from agents.collect import Collector, EpisodeEnd, reward_function
 from agents.common.buffer import ReplayBuffer
 from agents.common.logger import make_logger
-from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states, stop_signals
+from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states
 from agents.registry import entry, make_agent, make_config, make_opponent, refuse_shape_changes, save_policy
 from arena.hockey.constants import Mode
+from plumbing.config import config_to_dict, parse_overrides
+from plumbing.signals import stop_signals
 
 MODES = ("normal", "train_shooting", "train_defense", "curriculum")
 
@@ -176,7 +178,7 @@ class Trainer:
         agent_config = parse_overrides(config.set, item.config, base=base, where=f"--set for {config.agent}")
         if "device" in config_to_dict(agent_config) and config.device != "auto":
             agent_config = make_config(config.agent, {**config_to_dict(agent_config), "device": config.device})
-        resolve_device(getattr(agent_config, "device", "cpu"))  # fail early on a missing GPU
+        resolve_device(agent_config.device)  # fail early on a missing GPU
         seed_everything(config.seed)
         self.spec = AgentSpec()
         self.agent = make_agent(config.agent, config=agent_config, spec=self.spec, seed=config.seed)
@@ -200,8 +202,8 @@ class Trainer:
             self.spec.obs_dim,
             self.spec.action_dim,
             device=self.agent.device,
-            extras=getattr(self.agent, "buffer_extras", None),  # e.g. MuZero's search policies
-            prioritized=getattr(self.agent, "prioritized", False),
+            extras=self.agent.buffer_extras,  # e.g. MuZero's search policies
+            prioritized=self.agent.prioritized,
         )
         self.sample_rng = np.random.default_rng([config.seed, 11])
         self.explore_rng = np.random.default_rng([config.seed, 13])
@@ -212,8 +214,7 @@ class Trainer:
         self.recent: dict[str, deque] = {}
         self.latest_eval: dict[str, float] = {}
         self._stop: str | None = None
-        self._agent_reset = getattr(self.agent, "reset", None)
-        self._stores_opponent_actions = OPPONENT_ACTION in (getattr(self.agent, "buffer_extras", None) or {})
+        self._stores_opponent_actions = OPPONENT_ACTION in (self.agent.buffer_extras or {})
         self.timing = {"collect": 0.0, "hooks": 0.0, "update": 0.0}  # seconds in this process
         self.logger = None
         self._bar = None
@@ -249,7 +250,7 @@ class Trainer:
             "step": self.step,
             "episodes": self.episodes,
             "wall_seconds": round(self._wall_now(), 1),
-            "updates": int(getattr(self.agent, "updates", 0)),
+            "updates": int(self.agent.updates),
             "eval": self.latest_eval,
             "policy": str(self.run_dir / "policy.pt"),
         }
@@ -332,7 +333,7 @@ class Trainer:
         now = time.perf_counter()
         rates = {
             "train/steps_per_second": (self.step - self._clock_step) / max(now - self._clock, 1e-9),
-            "train/updates": float(getattr(self.agent, "updates", 0)),
+            "train/updates": float(self.agent.updates),
             "train/episodes": float(self.episodes),
         }
         self._clock, self._clock_step = now, self.step
@@ -348,21 +349,15 @@ class Trainer:
         started = time.perf_counter()
         obs = self.collector.obs.copy()
         if self.step < config.learning_starts and not config.init:
-            random_act = getattr(self.agent, "random_act", None)  # agents with their own action set
-            if random_act is not None:
-                actions = random_act(config.n_envs, self.explore_rng)
-            else:
-                actions = self.explore_rng.uniform(
-                    self.spec.action_low, self.spec.action_high, size=(config.n_envs, self.spec.action_dim)
-                ).astype(np.float32)
+            actions = self.agent.random_act(config.n_envs, self.explore_rng)
         else:
             actions = self.agent.act(obs, explore=True)
-        extras = self.agent.last_extras() if hasattr(self.agent, "last_extras") else None
+        extras = self.agent.last_extras()
         next_obs, reward, terminated, truncated, ended = self.collector.step(actions, self.mode_for)
         if self._stores_opponent_actions:
             extras = {**(extras or {}), OPPONENT_ACTION: self.collector.last_opponent_actions}
-        if ended and self._agent_reset is not None:  # planners keep per-game state: new games start clean
-            self._agent_reset(terminated | truncated)
+        if ended:  # planners keep per-game state: new games start clean
+            self.agent.reset(terminated | truncated)
         self.buffer.add(obs, actions, reward, next_obs, terminated, truncated, extras=extras)
         self.step += config.n_envs
         collected = time.perf_counter()
@@ -374,16 +369,15 @@ class Trainer:
         metrics = []
         if self.step >= config.learning_starts:
             self.update_debt += config.n_envs * config.updates_per_step
-            length = getattr(self.agent, "sequence_length", 1)
+            length = self.agent.sequence_length
             while self.update_debt >= 1.0:
                 if length == 1:
                     batch = self.buffer.sample(self.agent.config.batch_size, self.sample_rng)
                 else:
-                    sampling = getattr(self.agent, "sampling", None) or {}  # e.g. prioritized replay's alpha, beta
                     batch = self.buffer.sample_sequences(self.agent.config.batch_size, length, self.sample_rng,
-                                                         **sampling)  # fmt: skip
+                                                         **self.agent.sampling)  # fmt: skip
                 metrics.append(self.agent.update(batch))
-                priorities = getattr(self.agent, "last_priorities", None)
+                priorities = self.agent.last_priorities
                 if priorities is not None and batch.index is not None and self.buffer.priorities is not None:
                     self.buffer.update_priorities(batch.index, priorities)
                 self.update_debt -= 1.0
@@ -408,7 +402,7 @@ class Trainer:
         return out
 
     def _postfix(self, steps_per_second: float) -> dict:
-        out = {"sps": f"{steps_per_second:.0f}", "upd": getattr(self.agent, "updates", 0)}
+        out = {"sps": f"{steps_per_second:.0f}", "upd": self.agent.updates}
         for label in ("weak", "strong"):
             key = f"eval/{label}/win_rate"
             if key in self.latest_eval:
@@ -517,7 +511,8 @@ class Trainer:
                 continue
             if problems:
                 step = payload["counters"]["step"]
-                print(f"note: {problems[0]}; resuming from the checkpoint before it, {path} (step {step:,})", flush=True)
+                note = f"note: {problems[0]}; resuming from the checkpoint before it, {path} (step {step:,})"
+                print(note, flush=True)
             return payload, path
         raise CheckpointError(f"no training checkpoint of {self.run_dir} can be read: {'; '.join(problems)}")
 

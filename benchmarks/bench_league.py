@@ -24,9 +24,9 @@ import numpy as np
 
 from evaluation.ratings import rate_games
 from league.config import open_league
+from league.layout import learner_state_file
 from league.ledger import read_ledger
 from league.manager import LeagueManager
-from league.worker import learner_dir
 
 GROUPS = {
     "playing": ("play (training games)", "play (promotion games)", "play (evaluation games)"),
@@ -74,14 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         view = read_ledger(league_dir)
         accounts: dict[str, float] = {}
         for learner in config.learners:
-            state = learner_dir(league_dir, learner.name) / "league_state.json"
+            state = learner_state_file(league_dir, learner.name)
             if state.exists():
                 for key, seconds in json.loads(state.read_text()).get("timing", {}).items():
                     accounts[key] = accounts.get(key, 0.0) + seconds
         steps = sum(
-            json.loads((learner_dir(league_dir, l.name) / "league_state.json").read_text()).get("step", 0)
+            json.loads(learner_state_file(league_dir, l.name).read_text()).get("step", 0)
             for l in config.learners
-            if (learner_dir(league_dir, l.name) / "league_state.json").exists()
+            if learner_state_file(league_dir, l.name).exists()
         )
 
     kinds = {kind: sum(g["kind"] == kind for g in view.games) for kind in ("train", "promotion", "evaluation")}

@@ -80,13 +80,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from plumbing.files import atomic_write  # noqa: E402
 from agents.common.buffer import Batch, ReplayBuffer  # noqa: E402
 from agents.common.runtime import resolve_device  # noqa: E402
 from agents.registry import load_agent, load_policy, make_agent, save_policy  # noqa: E402
 from agents.train import TrainConfig, Trainer  # noqa: E402
 from league.ledger import read_ledger  # noqa: E402
 from league.manager import run_league  # noqa: E402
+from plumbing.files import atomic_write  # noqa: E402
 
 ATOL, RTOL = 1e-4, 1e-3
 TOLERANCE = f"float32, elementwise |cuda - cpu| <= {ATOL:g} + {RTOL:g} * |cpu|, TF32 off"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import html
 import math
 from pathlib import Path
-from plumbing.files import atomic_write
 
 import pandas as pd
 
+from plumbing.files import atomic_write
 
 DISPLAY_COLUMNS = ["rank", "member", "status", "algorithm", "step", "mu", "sigma", "mu-3sigma", "games", "W", "D", "L",
                    "win vs weak [95% CI]", "win vs strong [95% CI]"]  # fmt: skip

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from league.config import LeagueConfig
+from league.layout import cluster_dir
 from plumbing.files import atomic_write
 
-CLUSTER_DIR = "cluster"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -59,7 +59,7 @@ def job_name(league_dir: Path, role: str) -> str:
 
 def _script(league_dir: Path, role: str, command: list[str], options: ClusterOptions, cpus: int, gpus: int) -> str:
     league_dir = league_dir.resolve()
-    logs = league_dir / CLUSTER_DIR / "logs"
+    logs = cluster_dir(league_dir) / "logs"
     lines = [
         "#!/bin/bash",
         f"# {role} of the league in {league_dir}, written by scripts/league.py submit.",
@@ -97,7 +97,7 @@ def _script(league_dir: Path, role: str, command: list[str], options: ClusterOpt
 def write_scripts(league_dir: str | Path, config: LeagueConfig, options: ClusterOptions) -> list[Path]:
     """Write ``cluster/<learner>.sbatch`` for every learner (and ``cluster/reporter.sbatch``)."""
     league_dir = Path(league_dir).resolve()
-    directory = league_dir / CLUSTER_DIR
+    directory = cluster_dir(league_dir)
     (directory / "logs").mkdir(parents=True, exist_ok=True)
     entry = str(PROJECT_ROOT / "scripts" / "league.py")
     paths = []

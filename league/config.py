@@ -15,10 +15,11 @@ from pathlib import Path
 
 import tomllib
 
-from agents.base import config_from_dict, config_to_dict
 from agents.checkpoint import CheckpointError, load_checkpoint
 from agents.registry import canonical_name, entry, make_config
 from agents.train import TrainConfig
+from league.layout import config_file
+from plumbing.config import config_from_dict, config_to_dict
 from plumbing.files import atomic_write
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +110,7 @@ class LearnerSettings:
         if not path.is_file() and not path.is_absolute() and (PROJECT_ROOT / path).is_file():
             return PROJECT_ROOT / path
         return path
+
     round_steps: int = 0
     """Training steps between this learner's snapshots (0: the league's round_steps); a slow
     algorithm snapshots as often in wall time as a fast one with a smaller number."""
@@ -343,7 +345,8 @@ def _validate(config: LeagueConfig, where: str) -> None:
             try:
                 load_checkpoint(learner.init_path, algorithm=canonical_name(learner.agent))
             except CheckpointError as error:
-                raise ValueError(f"{where}: {label} init must be a {learner.agent} policy checkpoint: {error}") from None
+                expected = f"a {learner.agent} policy checkpoint"
+                raise ValueError(f"{where}: {label} init must be {expected}: {error}") from None
         make_config(learner.agent, learner.set, where=f"{where} {label} set")
         owned = sorted(set(learner.train) & _LEAGUE_OWNED)
         if owned:
@@ -367,9 +370,6 @@ def default_config() -> LeagueConfig:
     return parse_config(DEFAULT_TOML, where="the default league config")
 
 
-CONFIG_FILE = "league.toml"
-
-
 def open_league(league_dir: str | Path, config_path: str | Path | None = None, create: bool = False) -> LeagueConfig:
     """The config of the league in ``league_dir``, creating the league if asked.
 
@@ -378,7 +378,7 @@ def open_league(league_dir: str | Path, config_path: str | Path | None = None, c
     which replaces it (learners are matched by name; their training runs continue).
     """
     league_dir = Path(league_dir)
-    stored = league_dir / CONFIG_FILE
+    stored = config_file(league_dir)
     if config_path is not None:
         config = load_config(config_path)
     elif stored.is_file():

@@ -33,9 +33,9 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from league.layout import ledger_dir
 from plumbing.files import write_error
 
-LEDGER_DIR = "ledger"
 GAME_KINDS = ("train", "promotion", "evaluation")
 RATED_KINDS = ("promotion", "evaluation")  # games between frozen members; training games involve a moving learner
 
@@ -48,6 +48,81 @@ REQUIRED_FIELDS: dict[str, dict[str, tuple]] = {
                  "file": _TEXT, "config": (dict,)},
     "promotion": {"member": _TEXT, "learner": _TEXT, "promote": (bool,)},
 }  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- the records, one builder each
+def training_game_record(game_id: str, learner: str, episode, seed: int, step: int) -> dict:
+    """A learner's training game (``episode``: the collector's ``EpisodeEnd``) at training step ``step``."""
+    record = {
+        "type": "game",
+        "id": game_id,
+        "match": f"train:{learner}",
+        "kind": "train",
+        "a": learner,
+        "b": episode.opponent,
+        "a_side": episode.side,
+        "seed": seed,
+        "outcome": episode.outcome,
+        "goals_a": int(episode.outcome == 1),
+        "goals_b": int(episode.outcome == -1),
+        "length": episode.length,
+        "mode": episode.mode,
+        "step": step,
+    }
+    if episode.replaced:  # the member it started against could not be restored after a restart
+        record["replaced"] = episode.replaced
+    return record
+
+
+def match_game_record(match: str, kind: str, a: str, b: str, game) -> dict:
+    """Game ``game.game`` of a match between frozen members (``game``: the match runner's ``GameRecord``)."""
+    return {
+        "type": "game",
+        "id": f"{match}:{game.game}",
+        "match": match,
+        "kind": kind,
+        "a": a,
+        "b": b,
+        "a_side": game.a_side,
+        "seed": game.seed,
+        "one_starting": game.one_starting,
+        "outcome": game.outcome,
+        "goals_a": int(game.outcome == 1),
+        "goals_b": int(game.outcome == -1),
+        "length": game.length,
+        "mode": "normal",
+    }
+
+
+def snapshot_record(member: str, learner: str, checkpoint, file: str) -> dict:
+    """A learner's frozen policy entering the league (``checkpoint``: its loaded ``Checkpoint``)."""
+    return {
+        "type": "snapshot",
+        "member": member,
+        "learner": learner,
+        "algorithm": checkpoint.algorithm,
+        "step": checkpoint.step,
+        "parent": checkpoint.parent,
+        "sha256": checkpoint.sha256,
+        "file": file,
+        "config": checkpoint.config,
+    }
+
+
+def promotion_record(member: str, learner: str, decision, anchor_scores: dict, gate: list[str]) -> dict:
+    """The promotion gate's decision on a candidate (``decision``: ``league.promotion.Decision``)."""
+    return {
+        "type": "promotion",
+        "member": member,
+        "learner": learner,
+        "promote": decision.promote,
+        "score": decision.score,
+        "lower": decision.lower,
+        "games": decision.games,
+        "reasons": decision.reasons,
+        "anchors": anchor_scores,
+        "gate": gate,
+    }
 
 
 def record_problem(record: dict) -> str | None:
@@ -105,7 +180,7 @@ class LedgerWriter:
 
     def __init__(self, league_dir: str | os.PathLike, role: str, fsync_every: float = 5.0):
         self.writer = new_writer_id(role)
-        directory = Path(league_dir) / LEDGER_DIR
+        directory = ledger_dir(league_dir)
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{self.writer}.jsonl"
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
@@ -184,7 +259,7 @@ class LedgerReader:
     """
 
     def __init__(self, league_dir: str | os.PathLike):
-        self.directory = Path(league_dir) / LEDGER_DIR
+        self.directory = ledger_dir(league_dir)
         self.view = LedgerView()
         self._offsets: dict[Path, int] = {}
         self._ids: set[str] = set()

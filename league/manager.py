@@ -19,13 +19,13 @@ import threading
 import time
 from pathlib import Path
 
-from agents.common.runtime import stop_signals
 from league.config import LeagueConfig, open_league
+from league.layout import learner_dir, learner_state_file
 from league.ledger import LedgerReader
 from league.pool import Pool
 from league.standings import write_leaderboard
-from league.worker import learner_dir
 from plumbing.cli import one_line
+from plumbing.signals import stop_signals
 
 STOP_GRACE_SECONDS = 120.0  # a learner may be mid-match or writing a checkpoint when asked to stop
 
@@ -176,7 +176,7 @@ class LeagueManager:
                 latest[game["a"]] = max(latest.get(game["a"], 0), game.get("step", 0))
         steps = []
         for learner in self.config.learners:
-            state = learner_dir(self.league_dir, learner.name) / "league_state.json"
+            state = learner_state_file(self.league_dir, learner.name)
             round_number = json.loads(state.read_text()).get("round", 0) if state.exists() else 0
             steps.append(f"{learner.name} {latest.get(learner.name, 0) / 1000:.0f}k r{round_number}")
         elapsed = _format_duration(time.time() - self.started)

@@ -14,12 +14,12 @@ import os
 import shutil
 from pathlib import Path
 
-from agents.checkpoint import CheckpointError, load_checkpoint
 from agents.base import FrozenPolicy
+from agents.checkpoint import CheckpointError, load_checkpoint
 from agents.registry import agent_from_checkpoint, canonical_name, make_opponent
+from league.layout import member_file, members_dir
+from league.ledger import snapshot_record
 from plumbing.files import atomic_write
-
-MEMBERS_DIR = "members"
 
 
 class MemberError(ValueError):
@@ -42,7 +42,7 @@ class Pool:
 
     def __init__(self, league_dir: str | os.PathLike, anchors, device: str = "auto", seed: int = 0):
         self.league_dir = Path(league_dir)
-        self.directory = self.league_dir / MEMBERS_DIR
+        self.directory = members_dir(self.league_dir)
         self.anchors = [canonical_name(a) for a in anchors]
         self.device, self.seed = device, seed
         self.snapshots: dict[str, dict] = {}
@@ -63,17 +63,7 @@ class Pool:
         if not target.exists():
             with open(policy_path, "rb") as source:
                 atomic_write(target, lambda file: shutil.copyfileobj(source, file))
-        return {
-            "type": "snapshot",
-            "member": member,
-            "learner": learner,
-            "algorithm": checkpoint.algorithm,
-            "step": checkpoint.step,
-            "parent": checkpoint.parent,
-            "sha256": digest,
-            "file": f"{MEMBERS_DIR}/{member}.pt",
-            "config": checkpoint.config,
-        }
+        return snapshot_record(member, learner, checkpoint, member_file(member))
 
     def problem(self, member: str) -> str | None:
         """Why a member cannot be played, or None. Snapshot files are verified against the

@@ -70,3 +70,26 @@ def decide(
                 f"below the last promoted snapshot's {previous:.3f}"
             )
     return Decision(not reasons, score, lower, vs_pool.games, reasons)
+
+
+def even_games(n: int) -> int:
+    """``n`` rounded up to even, so that a match is played half from each side."""
+    return n + (n % 2)
+
+
+def promotion_gate(anchors: list[str], promoted: list[str], conservative, opponents: int, min_games: int,
+                   anchor_games: int) -> dict[str, int]:  # fmt: skip
+    """Whom a candidate plays at the gate, and how many games each (even: half from each side).
+
+    Args:
+        anchors: the anchors, always faced.
+        promoted: the playable promoted members (the candidate excluded).
+        conservative: member -> its rating's mu - 3 sigma, or None when it has no rating yet.
+        opponents: how many of the top-rated promoted members it faces besides the anchors.
+        min_games: games against the gate in all, at least.
+        anchor_games: games against each anchor, at least.
+    """
+    ranked = sorted(promoted, key=lambda m: -conservative(m) if conservative(m) is not None else float("inf"))
+    gate = list(anchors) + ranked[:opponents]
+    per_opponent = even_games(max(2, -(-min_games // len(gate))))
+    return {m: max(per_opponent, even_games(anchor_games)) if m in anchors else per_opponent for m in gate}

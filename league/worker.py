@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import sys
 import threading
 import time
 import zlib
@@ -30,29 +28,29 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.common.runtime import stop_signals
 from agents.train import Hooks, Trainer
 from arena.match import play_games
+from evaluation.model_card import model_card
 from evaluation.ratings import rate_games
 from evaluation.stats import WDL
 from league.config import LeagueConfig, LearnerSettings, open_league
+from league.layout import learner_dir, learner_lease_file, learner_state_file, member_card_file
 from league.lease import Lease
-from league.ledger import LedgerReader, LedgerWriter
+from league.ledger import (
+    LedgerReader,
+    LedgerWriter,
+    match_game_record,
+    promotion_record,
+    training_game_record,
+)
 from league.matchmaking import evaluation_pairings, recent_scores, training_mix
 from league.pool import Pool
-from league.promotion import decide
+from league.promotion import decide, even_games, promotion_gate
 from plumbing.cli import entry_point
 from plumbing.files import atomic_write
+from plumbing.signals import stop_signals
 
 PHASES = ("train", "promote", "evaluate")
-
-
-def learner_dir(league_dir: str | Path, name: str) -> Path:
-    return Path(league_dir) / "learners" / name
-
-
-def _even(n: int) -> int:
-    return n + (n % 2)
 
 
 def match_seed(league_seed: int, match_id: str) -> int:
@@ -79,10 +77,10 @@ class LearnerWorker:
         self.deadline = deadline
         self.log = log
         self.run_dir = learner_dir(league_dir, name)
-        self.state_path = self.run_dir / "league_state.json"
+        self.state_path = learner_state_file(league_dir, name)
         self.stop_reason: str | None = None
         self.timing: dict[str, float] = {}
-        self.lease = Lease(self.run_dir / "owner.json", f"learner {name}",
+        self.lease = Lease(learner_lease_file(league_dir, name), f"learner {name}",
                            on_lost=lambda: self.request_stop("another process took over this learner"))  # fmt: skip
         self.lease_wait = lease_wait
 
@@ -238,23 +236,8 @@ class LearnerWorker:
 
     def _record_training_game(self, episode) -> None:
         trainer = self.trainer
-        self.writer.append({
-            "type": "game",
-            "id": f"train:{self.run_tag}:{trainer.episodes}",
-            "match": f"train:{self.name}",
-            "kind": "train",
-            "a": self.name,
-            "b": episode.opponent,
-            "a_side": episode.side,
-            "seed": trainer.config.seed,
-            "outcome": episode.outcome,
-            "goals_a": int(episode.outcome == 1),
-            "goals_b": int(episode.outcome == -1),
-            "length": episode.length,
-            "mode": episode.mode,
-            "step": trainer.step,
-            **({"replaced": episode.replaced} if episode.replaced else {}),
-        })  # fmt: skip
+        game_id = f"train:{self.run_tag}:{trainer.episodes}"
+        self.writer.append(training_game_record(game_id, self.name, episode, trainer.config.seed, trainer.step))
 
     def _account_training(self, before: dict, elapsed: float) -> None:
         spent = {key: self.trainer.timing[key] - before.get(key, 0.0) for key in self.trainer.timing}
@@ -272,12 +255,11 @@ class LearnerWorker:
         anchors = self.pool.anchors
         table = self._timed("ratings", rate_games, _rated(view), keep_history=False)
         promoted, _ = self.pool.playable(m for m, r in view.promotions.items() if r["promote"] and m != candidate)
-        top = sorted(promoted, key=lambda m: -table.conservative(m) if m in table.ratings else math.inf)
-        gate = anchors + top[: promo.opponents]
-        per_opponent = _even(max(2, math.ceil(promo.min_games / len(gate))))
+        rating = lambda m: table.conservative(m) if m in table.ratings else None  # noqa: E731
+        games_against = promotion_gate(anchors, promoted, rating, promo.opponents, promo.min_games, promo.anchor_games)
+        gate = list(games_against)
         results: dict[str, WDL] = {}
-        for opponent in gate:
-            games = max(per_opponent, _even(promo.anchor_games)) if opponent in anchors else per_opponent
+        for opponent, games in games_against.items():
             record = self._play(f"promotion:{candidate}:{opponent}", candidate, opponent, games, "promotion")
             if record is None:
                 return False
@@ -288,18 +270,8 @@ class LearnerWorker:
                           promo.confidence, promo.anchor_tolerance)  # fmt: skip
         if decision.promote:  # the card first: once the decision is in the ledger, this round is done
             self._timed("ratings", self._write_model_card, candidate, results, decision)
-        self._timed("ledger", self.writer.append, {
-            "type": "promotion",
-            "member": candidate,
-            "learner": self.name,
-            "promote": decision.promote,
-            "score": decision.score,
-            "lower": decision.lower,
-            "games": decision.games,
-            "reasons": decision.reasons,
-            "anchors": {a: results[a].score for a in anchors},
-            "gate": gate,
-        })  # fmt: skip
+        record = promotion_record(candidate, self.name, decision, {a: results[a].score for a in anchors}, gate)
+        self._timed("ledger", self.writer.append, record)
         verdict = "PROMOTED" if decision.promote else "not promoted: " + "; ".join(decision.reasons)
         self.log(f"[{self.name}] {candidate}: score {decision.score:.3f} (lower bound {decision.lower:.3f}) "
                  f"over {decision.games} games against {len(gate)} members; {verdict}")  # fmt: skip
@@ -308,36 +280,13 @@ class LearnerWorker:
     def _write_model_card(self, candidate: str, results: dict[str, WDL], decision) -> None:
         """members/<candidate>.md: algorithm, config, lineage, steps, rating and record at promotion."""
         view = self._refresh()
-        snapshot = view.snapshots[candidate]
         games = _rated(view)
         table = rate_games(games, keep_history=False)
         rating = table.ratings[candidate]
-        lines = [
-            f"# {candidate}",
-            "",
-            f"- algorithm: {snapshot['algorithm']}",
-            f"- learner: {snapshot['learner']} (league {self.league_dir.resolve().name})",
-            f"- training steps: {snapshot['step']:,}",
-            f"- weights sha256: {snapshot['sha256']}",
-            f"- parent: {snapshot['parent'] or 'none (trained from scratch)'}",
-            f"- promoted: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
-            f"- TrueSkill at promotion: mu {rating.mu:.2f}, sigma {rating.sigma:.2f}, "
-            f"mu - 3 sigma {table.conservative(candidate):.2f} (from {len(games)} rated games)",
-            f"- promotion: score {decision.score:.3f}, lower 95% bound {decision.lower:.3f} over {decision.games} "
-            f"games against {', '.join(results)}",
-            "",
-            "| opponent | games | W | D | L | win rate [95% CI] |",
-            "|---|---:|---:|---:|---:|---|",
-        ]
-        for opponent, record in results.items():
-            low, high = record.interval("wins")
-            lines.append(
-                f"| {opponent} | {record.games} | {record.wins} | {record.draws} | {record.losses} | "
-                f"{record.rate('wins'):.0%} [{low:.0%}, {high:.0%}] |"
-            )
-        lines += ["", "Config:", "", "```json", json.dumps(snapshot["config"], indent=2), "```", ""]
-        text = "\n".join(lines)
-        atomic_write(self.league_dir / "members" / f"{candidate}.md", lambda file: file.write(text.encode()))
+        values = (rating.mu, rating.sigma, table.conservative(candidate))
+        league = self.league_dir.resolve().name
+        text = model_card(candidate, view.snapshots[candidate], league, values, len(games), decision, results)
+        atomic_write(member_card_file(self.league_dir, candidate), lambda file: file.write(text.encode()))
 
     def _last_promoted_anchor_scores(self, view) -> dict[str, float] | None:
         mine = [
@@ -359,7 +308,7 @@ class LearnerWorker:
         self._add_time("matchmaking", time.perf_counter() - started)
         for a, b in pairs:
             match = f"evaluation:{self.run_tag}:{round_number}:{a}:{b}"
-            if self._play(match, a, b, _even(ev.games_per_pair), "evaluation") is None:
+            if self._play(match, a, b, even_games(ev.games_per_pair), "evaluation") is None:
                 return False
         return True
 
@@ -373,15 +322,8 @@ class LearnerWorker:
             seed = match_seed(self.config.league.seed, match)
 
             def record(game) -> None:
-                game_id = f"{match}:{game.game}"
-                if self.reader.has(game_id):
-                    return
-                self.writer.append({
-                    "type": "game", "id": game_id, "match": match, "kind": kind, "a": a, "b": b,
-                    "a_side": game.a_side, "seed": game.seed, "one_starting": game.one_starting,
-                    "outcome": game.outcome, "goals_a": int(game.outcome == 1), "goals_b": int(game.outcome == -1),
-                    "length": game.length, "mode": "normal",
-                })  # fmt: skip
+                if not self.reader.has(f"{match}:{game.game}"):
+                    self.writer.append(match_game_record(match, kind, a, b, game))
 
             started = time.perf_counter()
             player_a, player_b = self.pool.match_player(a), self.pool.match_player(b)

@@ -1,7 +1,8 @@
 """How every command-line entry point ends: bad input gets one line and exit code 2, never a traceback.
 
-A script's ``main(argv) -> int`` is decorated with ``entry_point`` (or runs inside ``run_main``). What a user can cause (a wrong value,
-a missing or unreadable file, a full disk) is a ``ValueError`` or ``OSError`` and prints as
+A script's ``main(argv) -> int`` is decorated with ``entry_point`` (or runs inside ``run_main``).
+What a user can cause (a wrong value, a missing or unreadable file, a full disk) is a
+``ValueError`` or ``OSError`` and prints as
 ``error: <what was given, where, what is expected>``. Anything else is a bug: it prints one line
 too, saying so. ``HOCKEY_LEAGUE_DEBUG=1`` shows the traceback instead.
 """

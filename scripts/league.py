@@ -26,10 +26,11 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 from league.cluster import ClusterOptions, job_table, requeue_self, submit, write_scripts  # noqa: E402
 from league.config import open_league  # noqa: E402
+from league.layout import learner_lease_file, learner_state_file  # noqa: E402
 from league.lease import Lease, LeaseError  # noqa: E402
 from league.ledger import read_ledger  # noqa: E402
 from league.manager import run_league, run_reporter  # noqa: E402
-from league.worker import LearnerWorker, learner_dir  # noqa: E402
+from league.worker import LearnerWorker  # noqa: E402
 from plumbing.cli import entry_point  # noqa: E402
 
 COMMANDS = ("run", "submit", "status", "report")
@@ -158,13 +159,13 @@ def _status(argv: list[str]) -> int:
             _say(f"  {row['job']:>10}  {row['name']:<40} {row['state']:<12} {row['elapsed']:>11}  {row['reason']}")
     _say("\nlearners:")
     for learner in config.learners:
-        directory = learner_dir(league_dir, learner.name)
-        state_file = directory / "league_state.json"
+        state_file = learner_state_file(league_dir, learner.name)
         state = json.loads(state_file.read_text()) if state_file.exists() else {}
-        holder = Lease(directory / "owner.json", learner.name).holder()
+        lease = Lease(learner_lease_file(league_dir, learner.name), learner.name)
+        holder = lease.holder()
         running = "not running"
         if holder is not None:
-            running = "running: " + Lease(directory / "owner.json", learner.name).describe(holder)
+            running = "running: " + lease.describe(holder)
         step, round_number, phase = state.get("step", 0), state.get("round", 0), state.get("phase", "-")
         progress = f"step {step:>10,}  round {round_number:>4}  phase {phase:<8}"
         _say(f"  {learner.name:<16} {learner.agent:<8} {progress}  {running}")

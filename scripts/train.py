@@ -15,10 +15,10 @@ import sys
 
 import tyro
 
-from agents.base import config_from_dict
 from agents.train import TrainConfig, stored_train_config, train
 from evaluation.evaluate import evaluate_policy, format_table
 from plumbing.cli import entry_point
+from plumbing.config import config_from_dict
 
 
 def make_evaluator(config: TrainConfig):

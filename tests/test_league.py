@@ -33,7 +33,9 @@ TINY_TOML = tiny_league_toml("a")
 def test_default_config_round_trips_through_toml():
     config = default_config()
     assert [(learner.name, learner.agent) for learner in config.learners] == [
-        ("sac", "sac"), ("tdmpc2", "tdmpc2"), ("muzero", "muzero")
+        ("sac", "sac"),
+        ("tdmpc2", "tdmpc2"),
+        ("muzero", "muzero"),
     ]
     assert all(learner.init == f"models/{learner.agent}-hockey/policy.pt" for learner in config.learners)
     assert parse_config(config.to_toml()) == config

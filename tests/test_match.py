@@ -107,5 +107,6 @@ class _Broken:
 def test_a_failing_or_transposing_policy_is_named():
     with pytest.raises(ValueError, match=r"policy_b \(Broken\(\)\) failed in act: KeyError"):
         play_games("weak", _Broken(), n_games=2, n_envs=2)
-    with pytest.raises(ValueError, match=r"policy_b \(Broken\(\)\) returned actions of shape \(4, 3\), expected \(3, 4\)"):
+    transposed = r"policy_b \(Broken\(\)\) returned actions of shape \(4, 3\), expected \(3, 4\)"
+    with pytest.raises(ValueError, match=transposed):
         play_games("weak", _Broken(transposed=True), n_games=3, n_envs=3)

@@ -268,7 +268,8 @@ def test_a_lost_or_corrupted_checkpoint_falls_back_to_the_one_before_and_two_are
     trainer = Trainer(TrainConfig(steps=400, run_dir=str(tmp_path / "run"), **TINY))
     trainer.run()
     trainer.save()  # a second save at the same step: the first becomes the fallback
-    path, previous = tmp_path / "run" / "checkpoints" / "training.pt", tmp_path / "run" / "checkpoints" / "training.prev.pt"
+    checkpoints = tmp_path / "run" / "checkpoints"
+    path, previous = checkpoints / "training.pt", checkpoints / "training.prev.pt"
     assert previous.is_file()
     path.write_bytes(path.read_bytes()[:5000])
     resumed = train(TrainConfig(steps=800, run_dir=str(tmp_path / "run"), resume=True, **TINY))

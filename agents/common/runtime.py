@@ -4,13 +4,12 @@
 state at import time. ``seed_everything`` seeds Python, NumPy's legacy generator and torch once
 at an entry point; ``rng_states``/``set_rng_states`` capture and restore them for exact resumes.
 ``load_optimizer_state`` resumes an optimizer's moments under the learning rates it was built with.
+(How a process stops cleanly on a signal is ``plumbing.signals``.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import random
-import signal
 
 import numpy as np
 import torch
@@ -72,34 +71,6 @@ def _plain(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     return value
-
-
-STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGUSR1")  # Ctrl-C, a kill, SLURM's warning before the time limit
-
-
-@contextlib.contextmanager
-def stop_signals(on_stop):
-    """While inside, SIGINT, SIGTERM and SIGUSR1 call ``on_stop(signal name)`` instead of killing
-    the process (so it can save and return); the previous handlers come back on exit. Outside the
-    main thread, where Python cannot install handlers, it does nothing: the caller handles signals."""
-    previous = {}
-
-    def handler(signum, frame):
-        on_stop(signal.Signals(signum).name)
-
-    for name in STOP_SIGNALS:
-        number = getattr(signal, name, None)
-        if number is None:
-            continue
-        try:
-            previous[number] = signal.signal(number, handler)
-        except ValueError:  # not the main thread
-            pass
-    try:
-        yield
-    finally:
-        for number, old in previous.items():
-            signal.signal(number, old)
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict) -> None:

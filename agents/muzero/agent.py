@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from agents.base import OPPONENT_ACTION, AgentSpec
+from agents.base import OPPONENT_ACTION, AgentSpec, Learner
 from agents.common.buffer import Batch
 from agents.common.distributional import support_to_scalar
 from agents.common.runtime import load_optimizer_state, resolve_device
@@ -42,7 +42,7 @@ _METRICS = ("loss", "value_loss", "reward_loss", "policy_loss", "entropy", "cons
             "value_error", "grad_norm")  # fmt: skip
 
 
-class MuZeroAgent:
+class MuZeroAgent(Learner):
     """MuZero over a discrete action set of the hockey game.
 
     Args:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.base import AgentSpec
+from agents.base import AgentSpec, Learner
 from agents.common.buffer import Batch
 from agents.common.runtime import load_optimizer_state, resolve_device
 from agents.sac import losses
@@ -25,7 +25,7 @@ from agents.sac.networks import Actor, Critic
 _METRICS = ("critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q_mean")
 
 
-class SACAgent:
+class SACAgent(Learner):
     """Soft Actor-Critic for continuous actions in [action_low, action_high]^action_dim.
 
     Args:
@@ -35,7 +35,6 @@ class SACAgent:
     """
 
     name = "sac"
-    sequence_length = 1  # trains on single transitions
 
     def __init__(self, config: SACConfig = SACConfig(), spec: AgentSpec = AgentSpec(), seed: int = 0):
         self.config, self.spec = config, spec

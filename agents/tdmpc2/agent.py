@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.base import AgentSpec
+from agents.base import AgentSpec, Learner
 from agents.common.buffer import Batch
 from agents.common.runtime import load_optimizer_state, resolve_device
 from agents.tdmpc2 import losses
@@ -26,7 +26,7 @@ _METRICS = ("consistency_loss", "reward_loss", "value_loss", "termination_loss",
             "grad_norm", "q_scale", "entropy")  # fmt: skip
 
 
-class TDMPC2Agent:
+class TDMPC2Agent(Learner):
     """TD-MPC2 for continuous actions in [-1, 1]^action_dim (the hockey action box).
 
     Args:
