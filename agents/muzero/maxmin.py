@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from agents.muzero.config import MuZeroConfig
-from agents.muzero.mcts import SearchResult, _scalar, _softmax
+from agents.muzero.mcts import SearchResult, softmax, to_scalar
 
 _IMPROVEMENT = 5.0
 
@@ -39,7 +39,7 @@ def joint_values(network, obs: torch.Tensor, opponent_moves: torch.Tensor,
         own = torch.arange(actions, device=state.device).repeat_interleave(candidates).repeat(batch)
         opponent = opponent_moves.to(state.device).repeat(batch * actions, 1)
         _, reward_logits, _, value_logits = network.recurrent(states, own, opponent)
-        q = _scalar(reward_logits, config) + config.decision_discount * _scalar(value_logits, config)
+        q = to_scalar(reward_logits, config) + config.decision_discount * to_scalar(value_logits, config)
         predicted = None
         if config.opponent_reply == "predicted":
             predicted = torch.softmax(network.opponent_logits(state), dim=-1).cpu().numpy().astype(np.float64)
@@ -57,7 +57,7 @@ def maxmin_search(network, obs: torch.Tensor, opponent_moves: torch.Tensor, gene
         q = (joint * predicted[:, None, :]).sum(axis=2)  # each move's mean against the predicted opponent
     low, high = q.min(axis=1, keepdims=True), q.max(axis=1, keepdims=True)
     normalised = (q - low) / np.maximum(high - low, 1e-8)
-    policy = _softmax(logits + _IMPROVEMENT * normalised)
+    policy = softmax(logits + _IMPROVEMENT * normalised)
     action = np.argmax(q, axis=1)
     if explore:
         for game, generator in enumerate(generators):

@@ -7,7 +7,8 @@ vectorised NumPy; expands one new node per game with a single network call for t
 batch; and backs the values up along each game's path. Node n of every tree is created by
 simulation n, so no per-node Python objects exist.
 
-Two root rules:
+Two selection rules, each an object that ``search`` is handed (``selection_rule(config)`` picks
+the config's), so that the search itself is one loop for both (as DeepMind's mctx separates them):
 
 - pUCT (MuZero): Dirichlet noise on the root prior when exploring; child scores are the min-max
   normalised Q plus prior * sqrt(N) / (1 + n) * (c1 + log((N + c2 + 1) / c2)). The policy is the
@@ -64,11 +65,13 @@ class _Trees:
         return np.clip((q - low.reshape(shape)) / span.reshape(shape), 0.0, 1.0)
 
 
-def _scalar(logits: torch.Tensor, config: MuZeroConfig) -> torch.Tensor:
+def to_scalar(logits: torch.Tensor, config: MuZeroConfig) -> torch.Tensor:
+    """Values or rewards from the network's categorical logits (B, support) -> (B,)."""
     return support_to_scalar(logits, config.support_size, config.support_step)
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis."""
     z = np.exp(x - x.max(axis=-1, keepdims=True))
     return z / z.sum(axis=-1, keepdims=True)
 
@@ -97,29 +100,95 @@ def _sigma(q: np.ndarray, max_visits: np.ndarray) -> np.ndarray:
     return (50.0 + max_visits[:, None]) * 0.1 * q  # c_visit 50, c_scale 0.1
 
 
+class PUCT:
+    """MuZero's rule: Dirichlet noise on the root prior when exploring, pUCT inside the tree, and
+    the root's visit counts as the policy (played with a temperature when exploring)."""
+
+    def __init__(self, config: MuZeroConfig):
+        self.config = config
+
+    def start(self, trees: _Trees, logits: np.ndarray, generators: list, explore: bool) -> np.ndarray:
+        """The root prior (B, A), before the first simulation."""
+        config, prior = self.config, softmax(logits)
+        if explore and config.dirichlet_weight > 0:
+            noise = np.stack([g.dirichlet([config.dirichlet_alpha] * config.num_actions) for g in generators])
+            prior = (1 - config.dirichlet_weight) * prior + config.dirichlet_weight * noise
+        return prior
+
+    def select(self, trees: _Trees, rows: np.ndarray, node: np.ndarray, depth: int, simulation: int) -> np.ndarray:
+        """(B,) the action each game descends along from ``node``."""
+        return _puct_action(trees, rows, node, self.config)
+
+    def finish(self, trees: _Trees, generators: list, explore: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(B,) the actions played and (B, A) the policy target, after the last simulation."""
+        visits = trees.visits[:, 0]
+        policy = visits / visits.sum(axis=1, keepdims=True)
+        if explore:
+            tempered = visits ** (1.0 / self.config.temperature)
+            tempered /= tempered.sum(axis=1, keepdims=True)
+            action = np.array([g.choice(self.config.num_actions, p=p) for g, p in zip(generators, tempered)])
+        else:
+            action = np.argmax(visits + 1e-6 * trees.prior[:, 0], axis=1)  # ties go to the prior
+        return action, policy
+
+
+class Gumbel:
+    """Gumbel MuZero's rule: sequential halving over Gumbel-top-k root actions, deterministic
+    interior choices that follow the improved policy, which is also the policy target."""
+
+    def __init__(self, config: MuZeroConfig):
+        self.config = config
+
+    def start(self, trees: _Trees, logits: np.ndarray, generators: list, explore: bool) -> np.ndarray:
+        config, batch = self.config, logits.shape[0]
+        self.logits = logits
+        if explore:
+            self.gumbel = np.stack([g.gumbel(size=config.num_actions) for g in generators])
+        else:
+            self.gumbel = np.zeros((batch, config.num_actions))
+        self.considered = _gumbel_top_k(self.gumbel + logits, config.max_considered_actions)
+        self.schedule = _halving_schedule(config.num_simulations, config.max_considered_actions)
+        return softmax(logits)
+
+    def select(self, trees: _Trees, rows: np.ndarray, node: np.ndarray, depth: int, simulation: int) -> np.ndarray:
+        if depth == 0:
+            return _gumbel_root_action(trees, self.gumbel, self.logits, self.considered, self.schedule[simulation])
+        return _gumbel_interior_action(trees, rows, node)
+
+    def finish(self, trees: _Trees, generators: list, explore: bool) -> tuple[np.ndarray, np.ndarray]:
+        visits = trees.visits[:, 0]
+        batch = visits.shape[0]
+        q = _completed_q(trees, np.arange(batch), np.zeros(batch, dtype=np.int64))
+        score = _sigma(q, visits.max(axis=1))
+        policy = softmax(self.logits + score)
+        final = np.where(self.considered, self.gumbel + self.logits + score, -np.inf)
+        # the survivor of sequential halving: among the most visited considered actions, the best score
+        most = visits == np.where(self.considered, visits, -1).max(axis=1, keepdims=True)
+        action = np.argmax(np.where(most & self.considered, final, -np.inf), axis=1)
+        return action, policy
+
+
+def selection_rule(config: MuZeroConfig) -> PUCT | Gumbel:
+    """The rule a config asks for (``gumbel``); a fresh one per search, since Gumbel's keeps its draws."""
+    return Gumbel(config) if config.gumbel else PUCT(config)
+
+
 def search(network, obs: torch.Tensor, generators: list[np.random.Generator], config: MuZeroConfig,
-           explore: bool) -> SearchResult:  # fmt: skip
-    """Search from the observations of B games (one generator per game); see the module docstring."""
+           explore: bool, rule: PUCT | Gumbel | None = None) -> SearchResult:  # fmt: skip
+    """Search from the observations of B games (one generator per game) with ``rule`` choosing the
+    actions (default: the config's); see the module docstring. Shapes: obs (B, obs_dim) -> (B,) actions."""
+    rule = rule or selection_rule(config)
     batch = obs.shape[0]
     actions, sims = config.num_actions, config.num_simulations
     rows = np.arange(batch)
     with torch.no_grad():
         state, policy_logits, value_logits = network.initial(obs)
-        root_value = _scalar(value_logits, config).cpu().numpy().astype(np.float64)
+        root_value = to_scalar(value_logits, config).cpu().numpy().astype(np.float64)
         logits = policy_logits.cpu().numpy().astype(np.float64)
     trees = _Trees(batch, sims + 1, actions, state.shape[-1], state.device)
     trees.states[:, 0] = state
     trees.logits[:, 0] = logits
-    prior = _softmax(logits)
-    gumbel = None
-    if config.gumbel:
-        gumbel = np.stack([g.gumbel(size=actions) for g in generators]) if explore else np.zeros((batch, actions))
-        considered = _gumbel_top_k(gumbel + logits, config.max_considered_actions)
-        schedule = _halving_schedule(sims, config.max_considered_actions)
-    elif explore and config.dirichlet_weight > 0:
-        noise = np.stack([g.dirichlet([config.dirichlet_alpha] * actions) for g in generators])
-        prior = (1 - config.dirichlet_weight) * prior + config.dirichlet_weight * noise
-    trees.prior[:, 0] = prior
+    trees.prior[:, 0] = rule.start(trees, logits, generators, explore)
     trees.node_value[:, 0] = root_value
 
     for sim in range(sims):
@@ -130,12 +199,7 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
         leaf_action = np.zeros(batch, dtype=np.int64)
         depth = 0
         while active.any():
-            if depth == 0 and gumbel is not None:
-                action = _gumbel_root_action(trees, gumbel, logits, considered, schedule[sim])
-            elif gumbel is not None:
-                action = _gumbel_interior_action(trees, rows, node)
-            else:
-                action = _puct_action(trees, rows, node, config)
+            action = rule.select(trees, rows, node, depth, sim)
             path.append((node.copy(), action, active.copy()))
             child = trees.children[rows, node, action]
             leaf = active & (child < 0)
@@ -147,15 +211,15 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
             parent = trees.states[torch.as_tensor(rows), torch.as_tensor(leaf_node)]
             action_tensor = torch.as_tensor(leaf_action, device=parent.device)
             new_state, reward_logits, policy_logits, value_logits = network.recurrent(parent, action_tensor)
-            reward = _scalar(reward_logits, config).cpu().numpy().astype(np.float64)
-            value = _scalar(value_logits, config).cpu().numpy().astype(np.float64)
+            reward = to_scalar(reward_logits, config).cpu().numpy().astype(np.float64)
+            value = to_scalar(value_logits, config).cpu().numpy().astype(np.float64)
             child_logits = policy_logits.cpu().numpy().astype(np.float64)
         index = sim + 1
         trees.states[:, index] = new_state
         trees.children[rows, leaf_node, leaf_action] = index
         trees.reward[rows, leaf_node, leaf_action] = reward
         trees.logits[:, index] = child_logits
-        trees.prior[:, index] = _softmax(child_logits)
+        trees.prior[:, index] = softmax(child_logits)
         trees.node_value[:, index] = value
         ret = value
         for nodes, acts, on in reversed(path):
@@ -167,22 +231,7 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
 
     visits = trees.visits[:, 0].copy()
     value = trees.value_sum[:, 0].sum(axis=1) / np.maximum(visits.sum(axis=1), 1)
-    if gumbel is not None:
-        q = _completed_q(trees, rows, np.zeros(batch, dtype=np.int64))
-        score = _sigma(q, visits.max(axis=1))
-        policy = _softmax(logits + score)
-        final = np.where(considered, gumbel + logits + score, -np.inf)
-        # the survivor of sequential halving: among the most visited considered actions, the best score
-        most = visits == np.where(considered, visits, -1).max(axis=1, keepdims=True)
-        action = np.argmax(np.where(most & considered, final, -np.inf), axis=1)
-        return SearchResult(action, policy, value, visits)
-    policy = visits / visits.sum(axis=1, keepdims=True)
-    if explore:
-        tempered = visits ** (1.0 / config.temperature)
-        tempered /= tempered.sum(axis=1, keepdims=True)
-        action = np.array([g.choice(actions, p=p) for g, p in zip(generators, tempered)])
-    else:
-        action = np.argmax(visits + 1e-6 * trees.prior[:, 0], axis=1)  # ties go to the prior
+    action, policy = rule.finish(trees, generators, explore)
     return SearchResult(action, policy, value, visits)
 
 
@@ -241,5 +290,5 @@ def _gumbel_interior_action(trees, rows, node) -> np.ndarray:
     """argmax of improved policy - N(a) / (1 + sum N): visits follow softmax(logits + sigma(q))."""
     visits = trees.visits[rows, node]
     q = _completed_q(trees, rows, node)
-    improved = _softmax(trees.logits[rows, node] + _sigma(q, visits.max(axis=1)))
+    improved = softmax(trees.logits[rows, node] + _sigma(q, visits.max(axis=1)))
     return np.argmax(improved - visits / (1.0 + visits.sum(axis=1, keepdims=True)), axis=1)
