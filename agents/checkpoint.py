@@ -139,7 +139,7 @@ def read_payload(path: str | os.PathLike, what: str = "checkpoint") -> dict:
     return payload
 
 
-def _wrong_kind(path: Path, payload: dict, wanted: str) -> CheckpointError:
+def wrong_kind(path: Path, payload: dict, wanted: str) -> CheckpointError:
     kind = payload.get("kind")
     if kind == "training" and wanted == _KIND_POLICY:
         policy = path.parent.parent / "policy.pt"
@@ -170,7 +170,7 @@ def load_checkpoint(path: str | os.PathLike, algorithm: str | None = None) -> Ch
     path = Path(path)
     payload = read_payload(path)
     if payload.get("kind") != _KIND_POLICY:
-        raise _wrong_kind(path, payload, _KIND_POLICY)
+        raise wrong_kind(path, payload, _KIND_POLICY)
     version = payload.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{path} has checkpoint format version {version!r}; this code reads {FORMAT_VERSION}")
@@ -194,26 +194,3 @@ def load_checkpoint(path: str | os.PathLike, algorithm: str | None = None) -> Ch
         parent=payload.get("parent"),
         extra=payload.get("extra", {}),
     )
-
-
-def load_training_checkpoint(path: str | os.PathLike, algorithm: str | None = None) -> dict:
-    """Read and verify a training checkpoint (``kind == "training"``); returns its plain-data payload.
-
-    Raises:
-        CheckpointError: missing, unreadable, another kind or algorithm, or weights not matching their hash.
-    """
-    path = Path(path)
-    payload = read_payload(path, what="training checkpoint")
-    if payload.get("kind") != "training":
-        raise _wrong_kind(path, payload, "training")
-    if payload.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has format version {payload.get('format_version')!r}; this code reads {FORMAT_VERSION}"
-        )
-    if algorithm is not None and payload.get("algorithm") != algorithm:
-        raise CheckpointError(f"{path} trains a {payload.get('algorithm')!r} agent, expected {algorithm!r}")
-    if weights_sha256(payload["state_dict"]) != payload.get("weights_sha256"):
-        raise CheckpointError(
-            f"{path}: the weights do not match their recorded sha256; the file was modified or corrupted"
-        )
-    return payload

@@ -218,7 +218,7 @@ class Collector:
         opponent = list(state["opponent"])
         self.dropped, self.replaced = [], {}
         if resolve is not None and len(state["engines"]) == self.n_envs:
-            saved = dict(zip(state["labels"], state.get("probabilities", [1.0] * len(state["labels"]))))
+            saved = dict(zip(state["labels"], state["probabilities"]))
             policies = {}
             for label in state["labels"]:
                 try:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -29,21 +28,16 @@ import numpy as np
 import torch
 
 from agents.base import OPPONENT_ACTION, AgentSpec, FrozenPolicy
-from agents.checkpoint import (
-    CheckpointError,
-    atomic_write,
-    load_checkpoint,
-    load_training_checkpoint,
-    read_payload,
-    weights_sha256,
-)
+from agents.checkpoint import CheckpointError, load_checkpoint, read_payload
 from agents.collect import Collector, EpisodeEnd, reward_function
 from agents.common.buffer import ReplayBuffer
 from agents.common.logger import make_logger
 from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states
 from agents.registry import entry, make_agent, make_config, make_opponent, refuse_shape_changes, save_policy
+from agents.training_checkpoint import read_training_checkpoint, training_payload, write_training_checkpoint
 from arena.hockey.constants import Mode
 from plumbing.config import config_to_dict, parse_overrides
+from plumbing.files import atomic_write
 from plumbing.signals import stop_signals
 
 MODES = ("normal", "train_shooting", "train_defense", "curriculum")
@@ -241,7 +235,7 @@ class Trainer:
                 if self._logged_step != self.step:  # a short run still leaves its row in train.csv
                     self._log_rates()
                 if status == "finished" and (not self.latest_eval or self.latest_eval.get("step") != self.step):
-                    self.evaluate()
+                    self.snapshot_and_evaluate()
                 self.save()
             finally:
                 self.close()
@@ -312,7 +306,7 @@ class Trainer:
             if self.step % config.log_every < config.n_envs:
                 self._log_rates()
             if config.eval_every and self.step % config.eval_every < config.n_envs:
-                self.evaluate()
+                self.snapshot_and_evaluate()
             if self.step % config.checkpoint_every < config.n_envs:
                 self.save()
         return "finished"
@@ -423,7 +417,7 @@ class Trainer:
         )
 
     # ------------------------------------------------------------------ evaluation and saving
-    def evaluate(self) -> Path:
+    def snapshot_and_evaluate(self) -> Path:
         """Save the current policy and, with an evaluator, play it against weak and strong.
 
         Returns the path of the step's policy snapshot."""
@@ -461,37 +455,28 @@ class Trainer:
     def save(self) -> None:
         """Write the training checkpoint atomically (never with non-finite weights)."""
         self._check_finite()
-        weights = {k: v.detach().cpu().clone() for k, v in self.agent.state_dict().items()}
-        payload = {
-            "format_version": 1,
-            "kind": "training",
-            "algorithm": self.config.agent,
-            "train_config": config_to_dict(self.config),
-            "agent_config": config_to_dict(self.agent.config),
-            "spec": self.spec.to_dict(),
-            "state_dict": weights,
-            "weights_sha256": weights_sha256(weights),
-            "agent_training": self.agent.training_state(),
-            "counters": {
+        payload = training_payload(
+            train_config=config_to_dict(self.config),
+            agent=self.agent,
+            spec=self.spec.to_dict(),
+            counters={
                 "step": self.step,
                 "episodes": self.episodes,
                 "update_debt": self.update_debt,
                 "parent": self.parent,
                 "wall_seconds": self._wall_now(),
             },
-            "recent": {label: list(values) for label, values in self.recent.items()},
-            "latest_eval": self.latest_eval,
-            "collector": self.collector.state_dict(),
-            "rng": {
+            recent={label: list(values) for label, values in self.recent.items()},
+            latest_eval=self.latest_eval,
+            collector=self.collector.state_dict(),
+            rng={
                 "global": rng_states(),
                 "sample": self.sample_rng.bit_generator.state,
                 "explore": self.explore_rng.bit_generator.state,
             },
-            "buffer": self.buffer.state_dict() if self.config.save_replay else None,
-        }
-        if self.checkpoint_path.exists():  # the last good checkpoint stays as the fallback
-            os.replace(self.checkpoint_path, self.previous_path)
-        atomic_write(self.checkpoint_path, lambda file: torch.save(payload, file))
+            buffer=self.buffer.state_dict() if self.config.save_replay else None,
+        )
+        write_training_checkpoint(self.checkpoint_path, payload, previous=self.previous_path)
 
     def has_checkpoint(self) -> bool:
         """Whether this run directory holds a training checkpoint (the latest or the one before)."""
@@ -505,7 +490,7 @@ class Trainer:
                 problems.append(f"{path} is missing")
                 continue
             try:
-                payload = load_training_checkpoint(path, algorithm=self.config.agent)
+                payload = read_training_checkpoint(path, algorithm=self.config.agent)
             except CheckpointError as error:
                 problems.append(str(error))
                 continue
@@ -517,13 +502,12 @@ class Trainer:
         raise CheckpointError(f"no training checkpoint of {self.run_dir} can be read: {'; '.join(problems)}")
 
     def load(self, payload: dict) -> None:
-        """Restore the run from a training checkpoint's payload (``load_training_checkpoint``)."""
+        """Restore the run from a training checkpoint's payload (``read_training_checkpoint``)."""
         path = self.resumed_from or self.checkpoint_path
         saved = payload["train_config"]
         fixed = ("n_envs", "seed", "buffer_size", "updates_per_step", "reward")
-        defaults = {"reward": "game"}  # settings added later: older checkpoints were made with the default
         for key in fixed if self.resolve_opponent is not None else (*fixed, "opponents"):
-            if saved.get(key, defaults.get(key)) != getattr(self.config, key):
+            if saved[key] != getattr(self.config, key):
                 raise CheckpointError(
                     f"{path} was made with {key}={saved.get(key)!r}, this run has {getattr(self.config, key)!r}; "
                     "resume with the original settings (--steps, reporting options and the agent's --set may change)"
@@ -533,7 +517,7 @@ class Trainer:
         counters = payload["counters"]
         self.step, self.episodes = int(counters["step"]), int(counters["episodes"])
         self.update_debt, self.parent = float(counters["update_debt"]), counters["parent"]
-        self.wall_seconds = float(counters.get("wall_seconds", 0.0))
+        self.wall_seconds = float(counters["wall_seconds"])
         self.recent = {label: deque(values, maxlen=100) for label, values in payload["recent"].items()}
         self.latest_eval = payload["latest_eval"]
         self.collector.load_state_dict(payload["collector"], resolve=self.resolve_opponent)

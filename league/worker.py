@@ -157,7 +157,7 @@ class LearnerWorker:
                 if status != "finished":
                     self._timed("checkpoint", self.trainer.save)
                     return status
-                path = self._timed("snapshot", self.trainer.evaluate)
+                path = self._timed("snapshot", self.trainer.snapshot_and_evaluate)
                 record = self._timed("snapshot", self.pool.add_snapshot, path, self.name)
                 self._timed("ledger", self.writer.append, record)
                 self._timed("checkpoint", self.trainer.save)

@@ -358,3 +358,20 @@ def test_an_opponent_that_fails_is_named():
     collector.start(lambda: Mode.NORMAL)
     with pytest.raises(ValueError, match="opponent broken .* failed in act: KeyError"):
         collector.step(np.zeros((2, 4), dtype=np.float32), lambda: Mode.NORMAL)
+
+
+def test_a_first_format_training_checkpoint_is_brought_up_to_date_and_an_unknown_one_refused(tmp_path):
+    train(TrainConfig(steps=400, run_dir=str(tmp_path), **TINY))
+    checkpoint = tmp_path / "checkpoints" / "training.pt"
+    payload = torch.load(checkpoint, weights_only=True)
+    assert payload["format_version"] == 2
+    payload["format_version"] = 1  # as written before these fields were added
+    del payload["train_config"]["reward"], payload["counters"]["wall_seconds"], payload["collector"]["probabilities"]
+    torch.save(payload, checkpoint)
+    assert train(TrainConfig(steps=600, run_dir=str(tmp_path), resume=True, **TINY))["step"] >= 600
+    assert torch.load(checkpoint, weights_only=True)["format_version"] == 2
+    payload["format_version"] = 99
+    torch.save(payload, checkpoint)
+    (tmp_path / "checkpoints" / "training.prev.pt").unlink()
+    with pytest.raises(CheckpointError, match="format version 99; this code reads 1 to 2"):
+        train(TrainConfig(steps=800, run_dir=str(tmp_path), resume=True, **TINY))
