@@ -155,23 +155,19 @@ def job_table(league_dir: str | Path) -> list[dict]:
     league_dir = Path(league_dir)
     prefix = job_name(league_dir, "")
     rows: dict[str, dict] = {}
-    sacct = shutil.which("sacct")
-    if sacct is not None:
-        result = subprocess.run([sacct, "-n", "-P", "-X", "--starttime=now-30days", "-o",
-                                 "JobID,JobName%200,State,Elapsed,Reason"], capture_output=True, text=True)  # fmt: skip
-        if result.returncode == 0:
-            for line in result.stdout.splitlines():
-                parts = line.split("|")
-                if len(parts) >= 5 and parts[1].startswith(prefix):
-                    rows[parts[0]] = {"job": parts[0], "name": parts[1], "state": parts[2], "elapsed": parts[3],
-                                      "reason": parts[4]}  # fmt: skip
-    squeue = shutil.which("squeue")
-    if squeue is not None:
-        result = subprocess.run([squeue, "-h", "-o", "%i|%j|%T|%M|%R"], capture_output=True, text=True)
-        if result.returncode == 0:
-            for line in result.stdout.splitlines():
-                parts = line.split("|")
-                if len(parts) >= 5 and parts[1].startswith(prefix):
-                    rows[parts[0]] = {"job": parts[0], "name": parts[1], "state": parts[2], "elapsed": parts[3],
-                                      "reason": parts[4]}  # fmt: skip
+    queries = (  # finished jobs first, so that squeue's view of a running one wins
+        ("sacct", ["-n", "-P", "-X", "--starttime=now-30days", "-o", "JobID,JobName%200,State,Elapsed,Reason"]),
+        ("squeue", ["-h", "-o", "%i|%j|%T|%M|%R"]),
+    )
+    for program, arguments in queries:
+        path = shutil.which(program)
+        if path is None:
+            continue
+        result = subprocess.run([path, *arguments], capture_output=True, text=True)
+        if result.returncode != 0:
+            continue
+        for line in result.stdout.splitlines():
+            parts = line.split("|")
+            if len(parts) >= 5 and parts[1].startswith(prefix):
+                rows[parts[0]] = dict(zip(("job", "name", "state", "elapsed", "reason"), parts[:5]))
     return sorted(rows.values(), key=lambda row: int(row["job"].split("_")[0]) if row["job"][:1].isdigit() else 0)
