@@ -15,6 +15,7 @@ import numpy as np
 
 from arena.hockey.constants import ACTION_DIM, Mode
 from arena.hockey.engine import EngineState, HockeyEngine
+from arena.lockstep import Lockstep
 from arena.policy import policy_actions, reset_policy
 
 # The learner's reward, by name: the course environment's (+-10 for a goal plus the
@@ -70,12 +71,13 @@ class Collector:
         self.probabilities = weights / weights.sum()
         seeds = np.random.SeedSequence([seed, 7]).spawn(n_envs + 1)
         self.rng = np.random.default_rng(seeds[0])
-        self.engines = [HockeyEngine(seed=int(s.generate_state(1)[0])) for s in seeds[1:]]
+        engines = [HockeyEngine(seed=int(s.generate_state(1)[0])) for s in seeds[1:]]
+        # side A is the learner, side B its opponents; the learner starts left in even slots
+        self.games = Lockstep(engines, a_left=[slot % 2 == 0 for slot in range(n_envs)])
+        self.engines, self.learner_left = self.games.engines, self.games.a_left
+        self.obs, self.opponent_obs = self.games.obs_a, self.games.obs_b  # each side's views of every game
         self.opponent = np.zeros(n_envs, dtype=np.int64)
-        self.learner_left = np.array([slot % 2 == 0 for slot in range(n_envs)])
         self.returns = np.zeros(n_envs, dtype=np.float64)
-        self.obs = np.zeros((n_envs, self.engines[0].obs_dim), dtype=np.float32)
-        self.opponent_obs = np.zeros_like(self.obs)
         self.last_opponent_actions = np.zeros((n_envs, ACTION_DIM), dtype=np.float32)  # each opponent's, last step
         self.replaced: dict[int, str] = {}  # slot -> the opponent its game started against, where it was lost
         self.dropped: list[str] = []  # why saved opponents could not be restored (load_state_dict)
@@ -94,14 +96,7 @@ class Collector:
         self.opponent[slot] = self.rng.choice(len(self.policies), p=self.probabilities)
         self.returns[slot] = 0.0
         self.engines[slot].reset(mode=mode)
-        self._write_views(slot)
-
-    def _write_views(self, slot: int) -> None:
-        left, right = self.engines[slot].views()
-        if self.learner_left[slot]:
-            self.obs[slot], self.opponent_obs[slot] = left, right
-        else:
-            self.obs[slot], self.opponent_obs[slot] = right, left
+        self.games.write_views(slot)
 
     def set_opponents(self, weights: dict[str, float], resolve) -> None:
         """Change the opponent mix for the games that start from now on.
@@ -161,23 +156,19 @@ class Collector:
         truncated = np.zeros(self.n_envs, dtype=bool)
         ended: list[EpisodeEnd] = []
         restarted = np.zeros(self.n_envs, dtype=bool)
-        for slot, engine in enumerate(self.engines):
+        for slot in range(self.n_envs):
             left = bool(self.learner_left[slot])
-            if left:
-                engine.step(actions[slot], opponent_actions[slot])
-            else:
-                engine.step(opponent_actions[slot], actions[slot])
+            engine = self.games.step(slot, actions[slot], opponent_actions[slot])
             player = 0 if left else 1
             reward[slot] = self.reward(engine, player)
             self.returns[slot] += reward[slot]
-            self._write_views(slot)
             next_obs[slot] = self.obs[slot]
             if engine.done:
                 terminated[slot], truncated[slot] = engine.terminated, engine.truncated
                 ended.append(
                     EpisodeEnd(
                         opponent=self.labels[self.opponent[slot]],
-                        outcome=int(engine.winner if left else -engine.winner),
+                        outcome=self.games.outcome_for_a(slot),
                         side="left" if left else "right",
                         mode=engine.mode.name.lower(),
                         length=engine.time,
@@ -255,5 +246,5 @@ class Collector:
             if saved and loader is not None:
                 loader(saved)
         for slot in range(self.n_envs):
-            self._write_views(slot)
+            self.games.write_views(slot)
         self.started = True

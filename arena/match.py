@@ -15,6 +15,7 @@ import numpy as np
 
 from arena.hockey.constants import Mode
 from arena.hockey.engine import HockeyEngine
+from arena.lockstep import Lockstep
 from arena.policy import Policy, as_policy, policy_actions, reset_policy
 
 
@@ -122,12 +123,11 @@ def play_games(
         as_policy(policy_b, seed=_policy_seed(seed, 1), what="policy_b"),
     )
     n_slots = min(n_envs, n_games)
-    engines = [HockeyEngine(mode=mode, keep_mode=keep_mode) for _ in range(n_slots)]
-    obs_dim, action_dim = engines[0].obs_dim, engines[0].action_dim
+    games = Lockstep([HockeyEngine(mode=mode, keep_mode=keep_mode) for _ in range(n_slots)])
+    engines, action_dim = games.engines, games.engines[0].action_dim
     slot_game = [-1] * n_slots  # game index played in each slot, -1 when idle
-    a_left = [True] * n_slots
     # Each policy's batch: row i is its view of the game in slot i (kept stale when idle).
-    batch = [np.zeros((n_slots, obs_dim), dtype=np.float32) for _ in range(2)]
+    batch = [games.obs_a, games.obs_b]
     records: dict[int, GameRecord] = {}
     next_game = 0
 
@@ -138,15 +138,8 @@ def play_games(
         engine = engines[slot]
         engine.np_random = np.random.default_rng(game_seed(seed, pair))
         engine.reset(one_starting=a_starts if left else not a_starts)
-        slot_game[slot], a_left[slot] = game, left
-        write_views(slot)
-
-    def write_views(slot: int) -> None:
-        left_view, right_view = engines[slot].views()
-        if a_left[slot]:
-            batch[0][slot], batch[1][slot] = left_view, right_view
-        else:
-            batch[0][slot], batch[1][slot] = right_view, left_view
+        slot_game[slot], games.a_left[slot] = game, left
+        games.write_views(slot)
 
     for slot in range(n_slots):
         start(slot, next_game)
@@ -162,20 +155,14 @@ def play_games(
             game = slot_game[slot]
             if game < 0:
                 continue
-            engine = engines[slot]
-            act_a, act_b = actions[0][slot], actions[1][slot]
-            if a_left[slot]:
-                engine.step(act_a, act_b)
-            else:
-                engine.step(act_b, act_a)
+            engine = games.step(slot, actions[0][slot], actions[1][slot])
             if engine.done:
-                outcome = engine.winner if a_left[slot] else -engine.winner
                 record = GameRecord(
                     game=game,
                     seed=game_seed(seed, game // 2),
                     one_starting=engine.one_starts,
-                    a_side="left" if a_left[slot] else "right",
-                    outcome=int(outcome),
+                    a_side="left" if games.a_left[slot] else "right",
+                    outcome=games.outcome_for_a(slot),
                     length=engine.time,
                 )
                 records[game] = record
@@ -187,8 +174,6 @@ def play_games(
                     started[slot] = True
                 else:
                     slot_game[slot] = -1
-            else:
-                write_views(slot)
         if started.any():
             for i, policy in enumerate(policies):
                 reset_policy(policy, started, "policy_a" if i == 0 else "policy_b")
