@@ -34,7 +34,14 @@ from agents.common.buffer import ReplayBuffer
 from agents.common.logger import make_logger
 from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states
 from agents.registry import entry, make_agent, make_config, make_opponent, refuse_shape_changes, save_policy
-from agents.training_checkpoint import read_training_checkpoint, training_payload, write_training_checkpoint
+from agents.training_checkpoint import (
+    checkpoint_file,
+    has_checkpoint,
+    latest_checkpoint,
+    previous_checkpoint,
+    training_payload,
+    write_training_checkpoint,
+)
 from arena.hockey.constants import Mode
 from plumbing.config import config_to_dict, parse_overrides
 from plumbing.files import atomic_write
@@ -144,61 +151,94 @@ class Hooks:
     extra_logs: dict = field(default_factory=dict)
 
 
-class Trainer:
-    """The state of one training run; ``run()`` executes it. See the module docstring."""
+@dataclass
+class Resume:
+    """A training checkpoint to continue from: its payload (``read_training_checkpoint``) and path."""
 
-    def __init__(self, config: TrainConfig, evaluator=None, hooks: Hooks | None = None, resolve_opponent=None):
+    payload: dict
+    path: Path
+
+
+def build_trainer(config: TrainConfig, evaluator=None, hooks: Hooks | None = None, resolve_opponent=None) -> Trainer:
+    """The composition root of a training run: builds its parts and hands them to a ``Trainer``.
+
+    The agent comes from the run's stored config on a resume (``--set`` changes only what it
+    names), from the ``init`` policy's config and weights, or fresh; then the opponents, the
+    collector and the replay buffer.
+
+    Args:
+        config: the run's settings.
+        evaluator: ``(policy, step) -> metrics``, called at each snapshot.
+        hooks: what a league hangs onto the run.
+        resolve_opponent: member name -> policy, for a league whose opponent mix changes.
+    """
+    item = entry(config.agent)
+    if not item.learns:
+        raise ValueError(f"{config.agent!r} is a scripted player and cannot be trained")
+    checkpoint_path = checkpoint_file(config.run_dir)
+    resume, initial, base = None, None, make_config(config.agent)
+    if config.resume and has_checkpoint(checkpoint_path):
+        resume = Resume(*latest_checkpoint(checkpoint_path, config.agent))
+        base = _stored_agent_config(config.agent, resume.payload["agent_config"], resume.path)
+    elif config.init:
+        initial = load_checkpoint(config.init, algorithm=config.agent)
+        base = _stored_agent_config(config.agent, initial.config, Path(config.init))
+    agent_config = parse_overrides(config.set, item.config, base=base, where=f"--set for {config.agent}")
+    if "device" in config_to_dict(agent_config) and config.device != "auto":
+        agent_config = make_config(config.agent, {**config_to_dict(agent_config), "device": config.device})
+    resolve_device(agent_config.device)  # fail early on a missing GPU
+    seed_everything(config.seed)
+    spec = AgentSpec()
+    agent = make_agent(config.agent, config=agent_config, spec=spec, seed=config.seed)
+    parent = None
+    if resume is not None:
+        refuse_shape_changes(agent, resume.payload["state_dict"], base, f"{resume.path}")
+    if initial is not None:
+        refuse_shape_changes(agent, initial.state_dict, base, config.init)
+        agent.load_state_dict(initial.state_dict)
+        parent = initial.sha256  # lineage: the snapshots descend from it
+    opponent_items = parse_opponents(config.opponents)
+    opponents = [
+        (name, make_opponent(name, seed=config.seed + 1000 + i, device=config.device))
+        for i, (name, _) in enumerate(opponent_items)
+    ]
+    collector = Collector(config.n_envs, opponents, [w for _, w in opponent_items], seed=config.seed,
+                          reward=config.reward)  # fmt: skip
+    buffer = ReplayBuffer(
+        config.buffer_size,
+        config.n_envs,
+        spec.obs_dim,
+        spec.action_dim,
+        device=agent.device,
+        extras=agent.buffer_extras,  # e.g. MuZero's search policies
+        prioritized=agent.prioritized,
+    )
+    return Trainer(config, agent, collector, buffer, evaluator=evaluator, hooks=hooks,
+                   resolve_opponent=resolve_opponent, resume=resume, parent=parent)  # fmt: skip
+
+
+class Trainer:
+    """The state of one training run; ``run()`` executes it. See the module docstring.
+
+    It is handed its parts (``build_trainer`` builds them from a ``TrainConfig``): the agent, the
+    collector of games, the replay buffer, and the checkpoint to resume from, if any.
+    """
+
+    def __init__(self, config: TrainConfig, agent, collector: Collector, buffer: ReplayBuffer, *, evaluator=None,
+                 hooks: Hooks | None = None, resolve_opponent=None, resume: Resume | None = None,
+                 parent: str | None = None):  # fmt: skip
         self.config = config
         self.resolve_opponent = resolve_opponent  # label -> policy; set by a league, whose mix changes
         self.evaluator = evaluator
         self.hooks = hooks or Hooks()
         self.run_dir = Path(config.run_dir)
-        self.checkpoint_path = self.run_dir / "checkpoints" / "training.pt"
+        self.checkpoint_path = checkpoint_file(config.run_dir)
         self.previous_path = previous_checkpoint(self.checkpoint_path)  # the one before, kept as a fallback
-        self.resumed_from: Path | None = None
-        item = entry(config.agent)
-        if not item.learns:
-            raise ValueError(f"{config.agent!r} is a scripted player and cannot be trained")
-        # A resume rebuilds the agent from the settings stored in the run; --set changes only what it names.
-        self._resume_payload = None
-        initial = None
-        base = make_config(config.agent)
-        if config.resume and self.has_checkpoint():
-            self._resume_payload, self.resumed_from = self._latest_checkpoint()
-            base = _stored_agent_config(config.agent, self._resume_payload["agent_config"], self.resumed_from)
-        elif config.init:
-            initial = load_checkpoint(config.init, algorithm=config.agent)
-            base = _stored_agent_config(config.agent, initial.config, Path(config.init))
-        agent_config = parse_overrides(config.set, item.config, base=base, where=f"--set for {config.agent}")
-        if "device" in config_to_dict(agent_config) and config.device != "auto":
-            agent_config = make_config(config.agent, {**config_to_dict(agent_config), "device": config.device})
-        resolve_device(agent_config.device)  # fail early on a missing GPU
-        seed_everything(config.seed)
-        self.spec = AgentSpec()
-        self.agent = make_agent(config.agent, config=agent_config, spec=self.spec, seed=config.seed)
-        if self._resume_payload is not None:
-            refuse_shape_changes(self.agent, self._resume_payload["state_dict"], base, f"{self.resumed_from}")
-        self.parent: str | None = None
-        if initial is not None:
-            refuse_shape_changes(self.agent, initial.state_dict, base, config.init)
-            self.agent.load_state_dict(initial.state_dict)
-            self.parent = initial.sha256  # lineage: the snapshots descend from it
-        opponent_items = parse_opponents(config.opponents)
-        opponents = [
-            (name, make_opponent(name, seed=config.seed + 1000 + i, device=config.device))
-            for i, (name, _) in enumerate(opponent_items)
-        ]
-        self.collector = Collector(config.n_envs, opponents, [w for _, w in opponent_items], seed=config.seed,
-                                   reward=config.reward)  # fmt: skip
-        self.buffer = ReplayBuffer(
-            config.buffer_size,
-            config.n_envs,
-            self.spec.obs_dim,
-            self.spec.action_dim,
-            device=self.agent.device,
-            extras=self.agent.buffer_extras,  # e.g. MuZero's search policies
-            prioritized=self.agent.prioritized,
-        )
+        self._resume = resume
+        self.resumed_from: Path | None = resume.path if resume is not None else None
+        self.agent, self.collector, self.buffer = agent, collector, buffer
+        self.spec = agent.spec
+        self.parent = parent
         self.sample_rng = np.random.default_rng([config.seed, 11])
         self.explore_rng = np.random.default_rng([config.seed, 13])
         self.step = 0
@@ -263,8 +303,10 @@ class Trainer:
                     f"{self.run_dir} already holds a training run; pass --resume to continue it "
                     "or choose another --run-dir"
                 )
-            self.load(self._resume_payload)
-            self._resume_payload = None
+            if self._resume is None:
+                raise FileExistsError(f"{self.run_dir} gained a training run after this one was set up; start again")
+            self.load(self._resume.payload)
+            self._resume = None
         else:
             self._write_json(
                 "config.json", {"train": config_to_dict(config), "agent": config_to_dict(self.agent.config)}
@@ -480,26 +522,7 @@ class Trainer:
 
     def has_checkpoint(self) -> bool:
         """Whether this run directory holds a training checkpoint (the latest or the one before)."""
-        return self.checkpoint_path.exists() or self.previous_path.exists()
-
-    def _latest_checkpoint(self) -> tuple[dict, Path]:
-        """The newest readable training checkpoint and its path: the latest, else the one before it."""
-        problems = []
-        for path in (self.checkpoint_path, self.previous_path):
-            if not path.exists():
-                problems.append(f"{path} is missing")
-                continue
-            try:
-                payload = read_training_checkpoint(path, algorithm=self.config.agent)
-            except CheckpointError as error:
-                problems.append(str(error))
-                continue
-            if problems:
-                step = payload["counters"]["step"]
-                note = f"note: {problems[0]}; resuming from the checkpoint before it, {path} (step {step:,})"
-                print(note, flush=True)
-            return payload, path
-        raise CheckpointError(f"no training checkpoint of {self.run_dir} can be read: {'; '.join(problems)}")
+        return has_checkpoint(self.checkpoint_path)
 
     def load(self, payload: dict) -> None:
         """Restore the run from a training checkpoint's payload (``read_training_checkpoint``)."""
@@ -553,17 +576,12 @@ class Trainer:
         atomic_write(self.run_dir / name, lambda file: file.write(text.encode()))
 
 
-def previous_checkpoint(path: Path) -> Path:
-    """Where the training checkpoint before ``path`` is kept."""
-    return path.with_name(path.stem + ".prev" + path.suffix)
-
-
 def stored_train_config(run_dir: str | Path) -> dict | None:
     """The training settings of the run in ``run_dir`` as its checkpoint stores them, or None.
 
     Reads only the checkpoint's small part (the tensors are memory-mapped, never read), so a
     command line can take them as the defaults of a resume."""
-    path = Path(run_dir) / "checkpoints" / "training.pt"
+    path = checkpoint_file(run_dir)
     if not path.is_file():
         path = previous_checkpoint(path)
     if not path.is_file():
@@ -590,4 +608,4 @@ def _slug(label: str) -> str:
 
 def train(config: TrainConfig, evaluator=None, hooks: Hooks | None = None) -> dict:
     """Run (or resume) one training run; see ``Trainer``."""
-    return Trainer(config, evaluator=evaluator, hooks=hooks).run()
+    return build_trainer(config, evaluator=evaluator, hooks=hooks).run()

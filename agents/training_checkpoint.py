@@ -27,6 +27,46 @@ TRAINING_FORMAT_VERSION = 2
 KIND = "training"
 
 
+def checkpoint_file(run_dir: str | os.PathLike) -> Path:
+    """A run's training checkpoint."""
+    return Path(run_dir) / "checkpoints" / "training.pt"
+
+
+def previous_checkpoint(path: Path) -> Path:
+    """Where the training checkpoint before ``path`` is kept."""
+    return path.with_name(path.stem + ".prev" + path.suffix)
+
+
+def has_checkpoint(path: Path) -> bool:
+    """Whether ``path`` or the checkpoint before it exists."""
+    return path.exists() or previous_checkpoint(path).exists()
+
+
+def latest_checkpoint(path: Path, algorithm: str) -> tuple[dict, Path]:
+    """The newest readable training checkpoint and its path: ``path``, else the one before it
+    (saying why the newest could not serve).
+
+    Raises:
+        CheckpointError: neither can be read.
+    """
+    problems = []
+    for candidate in (path, previous_checkpoint(path)):
+        if not candidate.exists():
+            problems.append(f"{candidate} is missing")
+            continue
+        try:
+            payload = read_training_checkpoint(candidate, algorithm=algorithm)
+        except CheckpointError as error:
+            problems.append(str(error))
+            continue
+        if problems:
+            step = payload["counters"]["step"]
+            note = f"note: {problems[0]}; resuming from the checkpoint before it, {candidate} (step {step:,})"
+            print(note, flush=True)
+        return payload, candidate
+    raise CheckpointError(f"no training checkpoint of {path.parent.parent} can be read: {'; '.join(problems)}")
+
+
 def training_payload(*, train_config: dict, agent, spec: dict, counters: dict, recent: dict, latest_eval: dict,
                      collector: dict, rng: dict, buffer: dict | None) -> dict:  # fmt: skip
     """The checkpoint's contents (plain data and tensors) from the trainer's parts."""

@@ -83,7 +83,7 @@ if str(ROOT) not in sys.path:
 from agents.common.buffer import Batch, ReplayBuffer  # noqa: E402
 from agents.common.runtime import resolve_device  # noqa: E402
 from agents.registry import load_agent, load_policy, make_agent, save_policy  # noqa: E402
-from agents.train import TrainConfig, Trainer  # noqa: E402
+from agents.train import TrainConfig, build_trainer  # noqa: E402
 from league.ledger import read_ledger  # noqa: E402
 from league.manager import run_league  # noqa: E402
 from plumbing.files import atomic_write  # noqa: E402
@@ -833,7 +833,7 @@ def training_speed(name: str, device: torch.device, sizes: Sizes, seconds: float
         progress=False,
         set=tuple(f"{key}={value!r}" for key, value in sizes.train_agents[name].items()),
     )
-    trainer = Trainer(config)
+    trainer = build_trainer(config)
     trainer.open()
     try:
         trainer.train(warm_steps)

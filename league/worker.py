@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.train import Hooks, Trainer
+from agents.train import Hooks, build_trainer
 from arena.match import play_games
 from evaluation.model_card import model_card
 from evaluation.ratings import rate_games
@@ -107,8 +107,8 @@ class LearnerWorker:
                          seed=config.league.seed + settings.seed)  # fmt: skip
         self._refresh()
         hooks = Hooks(on_episode=self._record_training_game)
-        self.trainer = Trainer(config.train_config(settings, self.run_dir), hooks=hooks,
-                               resolve_opponent=self.pool.policy)  # fmt: skip
+        self.trainer = build_trainer(config.train_config(settings, self.run_dir), hooks=hooks,
+                                     resolve_opponent=self.pool.policy)  # fmt: skip
         if not self.trainer.has_checkpoint() and (self.state["round"] > 0 or self.state["phase"] != "train"):
             self._start_a_new_run()
         elif self.trainer.resumed_from is not None:

@@ -18,7 +18,7 @@ from agents.checkpoint import CheckpointError, load_checkpoint
 from agents.collect import Collector
 from agents.common.buffer import ReplayBuffer
 from agents.registry import make_opponent
-from agents.train import Hooks, TrainConfig, Trainer, parse_opponents, train
+from agents.train import Hooks, TrainConfig, build_trainer, parse_opponents, train
 from arena.hockey.constants import Mode
 from arena.hockey.engine import EngineState, HockeyEngine
 
@@ -187,7 +187,7 @@ MODEL_BASED = {
 
 def test_the_trainer_stores_the_opponents_actions_for_opponent_aware_agents(tmp_path):
     overrides = (*_MUZERO[:-2], "search='maxmin'", "device='cpu'")
-    trainer = Trainer(TrainConfig(agent="muzero", steps=400, run_dir=str(tmp_path), opponents="random",
+    trainer = build_trainer(TrainConfig(agent="muzero", steps=400, run_dir=str(tmp_path), opponents="random",
                                   **{**TINY, "set": overrides}))  # fmt: skip
     trainer.open()
     for _ in range(3):
@@ -243,7 +243,8 @@ def test_a_stop_signal_saves_and_resume_finishes(tmp_path):
             fired.append(episode)
             os.kill(os.getpid(), signal.SIGUSR1)
 
-    summary = Trainer(TrainConfig(steps=4000, run_dir=str(tmp_path), **TINY), hooks=Hooks(on_episode=stop_once)).run()
+    config = TrainConfig(steps=4000, run_dir=str(tmp_path), **TINY)
+    summary = build_trainer(config, hooks=Hooks(on_episode=stop_once)).run()
     assert summary["status"] == "stopped by SIGUSR1" and 0 < summary["step"] < 4000
     assert (tmp_path / "checkpoints" / "training.pt").exists()
     assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGUSR1))
@@ -252,7 +253,7 @@ def test_a_stop_signal_saves_and_resume_finishes(tmp_path):
 
 
 def test_non_finite_weights_never_replace_the_last_good_checkpoint(tmp_path):
-    trainer = Trainer(TrainConfig(steps=400, run_dir=str(tmp_path), **TINY))
+    trainer = build_trainer(TrainConfig(steps=400, run_dir=str(tmp_path), **TINY))
     trainer.run()
     path = tmp_path / "checkpoints" / "training.pt"
     good = path.read_bytes()
@@ -265,7 +266,7 @@ def test_non_finite_weights_never_replace_the_last_good_checkpoint(tmp_path):
 
 def test_a_lost_or_corrupted_checkpoint_falls_back_to_the_one_before_and_two_are_refused(tmp_path, capsys):
     straight = train(TrainConfig(steps=800, run_dir=str(tmp_path / "straight"), **TINY))
-    trainer = Trainer(TrainConfig(steps=400, run_dir=str(tmp_path / "run"), **TINY))
+    trainer = build_trainer(TrainConfig(steps=400, run_dir=str(tmp_path / "run"), **TINY))
     trainer.run()
     trainer.save()  # a second save at the same step: the first becomes the fallback
     checkpoints = tmp_path / "run" / "checkpoints"
