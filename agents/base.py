@@ -11,6 +11,7 @@ and adds ``act(obs, explore=...)``, ``update(batch) -> dict[str, float]``, the w
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -117,6 +118,7 @@ class Learner:
     overriding one, and nothing is probed for.
     """
 
+    name: str
     spec: AgentSpec
     updates: int = 0
     """Gradient updates made so far."""
@@ -146,6 +148,19 @@ class Learner:
 
     def reset(self, mask: np.ndarray) -> None:
         """Forget per-game memory (a planner's warm start) of the games where ``mask`` is True."""
+
+    def refuse_non_finite(self, **values) -> None:
+        """Stop an update whose losses (floats or one-element tensors) are not finite, before its step.
+
+        Raises:
+            FloatingPointError: naming the agent, the update and the losses that are not finite.
+        """
+        bad = {name: float(value) for name, value in values.items() if not math.isfinite(float(value))}
+        if bad:
+            raise FloatingPointError(
+                f"{self.name} update {self.updates + 1}: {', '.join(bad)} not finite ({bad}); the step was not "
+                "applied. Lower the learning rates or check the rewards and observations."
+            )
 
 
 class FrozenPolicy:

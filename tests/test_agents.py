@@ -61,3 +61,11 @@ def test_optimizer_resume_keeps_the_built_learning_rates_and_the_saved_moments()
         assert torch.equal(resumed.state[w]["exp_avg"], first.state[w]["exp_avg"])
         assert float(resumed.state[w]["step"]) == 1.0
 
+
+
+@pytest.mark.parametrize("name", ["sac", "tdmpc2", "muzero"])
+def test_every_learner_refuses_an_update_with_non_finite_losses_in_one_way(name):
+    agent = make_agent(name, overrides={"device": "cpu"})
+    agent.refuse_non_finite(loss=torch.tensor(1.5), other=0.25)  # finite: nothing happens
+    with pytest.raises(FloatingPointError, match=rf"{name} update 1: loss not finite \({{'loss': nan}}\)"):
+        agent.refuse_non_finite(loss=torch.tensor(float("nan")), other=0.25)

@@ -237,11 +237,7 @@ class MuZeroAgent(Learner):
                       + config.opponent_coef * opponent_loss) / positions  # fmt: skip
         weights = batch.weights if batch.weights is not None else torch.ones_like(per_sample)
         loss = (weights * per_sample).mean()
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"muzero update {self.updates + 1}: loss {float(loss)} not finite; the step was not applied. "
-                "Lower lr or check the rewards/observations."
-            )
+        self.refuse_non_finite(loss=loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self._parameters, config.grad_clip_norm)

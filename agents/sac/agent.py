@@ -128,12 +128,7 @@ class SACAgent(Learner):
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         values = dict(zip(_METRICS, metrics.tolist()))
-        bad = [name for name, value in values.items() if not math.isfinite(value)]
-        if bad:
-            raise FloatingPointError(
-                f"sac update {self.updates + 1}: {', '.join(bad)} not finite ({values}); "
-                "the step was not applied. Lower the learning rates or check the rewards/observations."
-            )
+        self.refuse_non_finite(**values)
         self.optimizer.step()
         with torch.no_grad():
             torch._foreach_lerp_(self._target_params, self._online_params, self.config.tau)

@@ -157,7 +157,7 @@ class TDMPC2Agent(Learner):
             termination = torch.zeros((), device=self.device)
         model_loss = (config.consistency_coef * consistency + config.reward_coef * reward_loss
                       + config.value_coef * value_loss + config.termination_coef * termination)  # fmt: skip
-        self._check_finite(consistency=consistency, reward_loss=reward_loss, value_loss=value_loss,
+        self.refuse_non_finite(consistency=consistency, reward_loss=reward_loss, value_loss=value_loss,
                            termination_loss=termination)  # fmt: skip
         self.model_optimizer.zero_grad(set_to_none=True)
         model_loss.backward()
@@ -174,7 +174,7 @@ class TDMPC2Agent(Learner):
             q = model.q_values(latents, pi_action)[picks[1]].mean(dim=0)  # (H, B)
             self._update_scale(q.detach()[0])
             policy_loss = losses.policy_loss(q / self.q_scale, scaled_entropy, weights, config.entropy_coef)
-            self._check_finite(policy_loss=policy_loss)
+            self.refuse_non_finite(policy_loss=policy_loss)
             self.policy_optimizer.zero_grad(set_to_none=True)
             policy_loss.backward()
         finally:
@@ -192,14 +192,6 @@ class TDMPC2Agent(Learner):
         """EMA (rate tau) of the 5th-95th percentile range of Q over the batch, at least 1."""
         low, high = torch.quantile(q.float(), torch.tensor([0.05, 0.95], device=q.device))
         self.q_scale = torch.lerp(self.q_scale, (high - low).clamp(min=1.0), self.config.tau)
-
-    def _check_finite(self, **named: torch.Tensor) -> None:
-        bad = {name: float(value) for name, value in named.items() if not torch.isfinite(value)}
-        if bad:
-            raise FloatingPointError(
-                f"tdmpc2 update {self.updates + 1}: {', '.join(bad)} not finite ({bad}); the step was not applied. "
-                "Lower lr or check the rewards/observations."
-            )
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, torch.Tensor]:
