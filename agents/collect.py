@@ -9,13 +9,12 @@ what makes a resumed training run continue exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from arena.hockey.constants import ACTION_DIM, Mode
 from arena.hockey.engine import EngineState, HockeyEngine
 from arena.lockstep import Lockstep
+from arena.match import GameRecord
 from arena.policy import policy_actions, reset_policy
 
 # The learner's reward, by name: the course environment's (+-10 for a goal plus the
@@ -28,19 +27,6 @@ def reward_function(name: str):
     if name not in REWARDS:
         raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {name!r}")
     return REWARDS[name]
-
-
-@dataclass(frozen=True)
-class EpisodeEnd:
-    """A finished game from the learner's view."""
-
-    opponent: str
-    outcome: int  # +1 learner scored, -1 opponent scored, 0 draw
-    side: str  # "left" or "right"
-    mode: str
-    length: int
-    episode_return: float
-    replaced: str | None = None  # the opponent this game started against, where it could not be restored
 
 
 class Collector:
@@ -136,7 +122,7 @@ class Collector:
 
     def step(
         self, actions: np.ndarray, mode_for
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[EpisodeEnd]]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[GameRecord]]:
         """Play one step of every game with the learner's ``actions`` (n_envs, 4).
 
         Returns:
@@ -154,7 +140,7 @@ class Collector:
         reward = np.zeros(self.n_envs, dtype=np.float32)
         terminated = np.zeros(self.n_envs, dtype=bool)
         truncated = np.zeros(self.n_envs, dtype=bool)
-        ended: list[EpisodeEnd] = []
+        ended: list[GameRecord] = []
         restarted = np.zeros(self.n_envs, dtype=bool)
         for slot in range(self.n_envs):
             left = bool(self.learner_left[slot])
@@ -166,12 +152,15 @@ class Collector:
             if engine.done:
                 terminated[slot], truncated[slot] = engine.terminated, engine.truncated
                 ended.append(
-                    EpisodeEnd(
-                        opponent=self.labels[self.opponent[slot]],
+                    GameRecord(
+                        game=None,
+                        seed=None,
+                        one_starting=engine.one_starts,
+                        a_side="left" if left else "right",
                         outcome=self.games.outcome_for_a(slot),
-                        side="left" if left else "right",
-                        mode=engine.mode.name.lower(),
                         length=engine.time,
+                        mode=engine.mode.name.lower(),
+                        opponent=self.labels[self.opponent[slot]],
                         episode_return=float(self.returns[slot]),
                         replaced=self.replaced.pop(slot, None),
                     )
@@ -205,7 +194,7 @@ class Collector:
 
         An opponent that ``resolve`` refuses (a ``ValueError``: a member whose file is gone) is
         dropped from the mix and listed in ``dropped``; its games in progress go on against the
-        mix's likeliest opponent, and their ``EpisodeEnd`` names the one they started against."""
+        mix's likeliest opponent, and their ``GameRecord`` names the one they started against."""
         opponent = list(state["opponent"])
         self.dropped, self.replaced = [], {}
         if resolve is not None and len(state["engines"]) == self.n_envs:

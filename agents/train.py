@@ -29,7 +29,7 @@ import torch
 
 from agents.base import OPPONENT_ACTION, AgentSpec, FrozenPolicy
 from agents.checkpoint import CheckpointError, load_checkpoint, read_payload
-from agents.collect import Collector, EpisodeEnd, reward_function
+from agents.collect import Collector, reward_function
 from agents.common.buffer import ReplayBuffer
 from agents.common.logger import make_logger
 from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states
@@ -43,6 +43,7 @@ from agents.training_checkpoint import (
     write_training_checkpoint,
 )
 from arena.hockey.constants import Mode
+from arena.match import GameRecord
 from plumbing.config import config_to_dict, parse_overrides
 from plumbing.files import atomic_write
 from plumbing.signals import stop_signals
@@ -146,7 +147,7 @@ def parse_opponents(text: str) -> list[tuple[str, float]]:
 class Hooks:
     """What a league hangs onto a training run; every hook is optional."""
 
-    on_episode: object = None  # called with each EpisodeEnd
+    on_episode: object = None  # called with the GameRecord of each finished training game
     on_policy_saved: object = None  # called with (path, step) after each policy snapshot
     extra_logs: dict = field(default_factory=dict)
 
@@ -421,7 +422,7 @@ class Trainer:
             self.timing["update"] += time.perf_counter() - updating
         return metrics
 
-    def _record(self, episode: EpisodeEnd) -> None:
+    def _record(self, episode: GameRecord) -> None:
         self.episodes += 1
         self.recent.setdefault(episode.opponent, deque(maxlen=100)).append(episode.outcome)
         self.recent.setdefault("_return", deque(maxlen=100)).append(episode.episode_return)

@@ -21,23 +21,33 @@ from arena.policy import Policy, as_policy, policy_actions, reset_policy
 
 @dataclass(frozen=True)
 class GameRecord:
-    """One finished game, from policy A's point of view.
+    """One finished game, from side A's point of view: a match's policy A, or a learner in training.
 
     Attributes:
-        game: index of the game in the match.
-        seed: the engine seed it was played with (replay: HockeyEngine(seed=seed).reset(one_starting)).
+        game: index of the game in the match (None for a training game: the trainer numbers those).
+        seed: the engine seed it was played with (replay: HockeyEngine(seed=seed).reset(one_starting));
+            None for a training game, whose engine is seeded once for all its games.
         one_starting: whether the left player started with the puck.
-        a_side: "left" or "right": where policy A played.
+        a_side: "left" or "right": where A played.
         outcome: +1 A scored, -1 B scored, 0 draw (time-out).
         length: number of steps played.
+        mode: the game mode (normal, train_shooting, train_defense).
+        opponent: B's name, where B is drawn from a mix (training games).
+        episode_return: A's summed reward (training games).
+        replaced: the opponent a training game started against, where it could not be restored
+            after a restart and the game went on against ``opponent``.
     """
 
-    game: int
-    seed: int
+    game: int | None
+    seed: int | None
     one_starting: bool
     a_side: str
     outcome: int
     length: int
+    mode: str = "normal"
+    opponent: str | None = None
+    episode_return: float | None = None
+    replaced: str | None = None
 
 
 @dataclass
@@ -164,6 +174,7 @@ def play_games(
                     a_side="left" if games.a_left[slot] else "right",
                     outcome=games.outcome_for_a(slot),
                     length=engine.time,
+                    mode=mode.name.lower(),
                 )
                 records[game] = record
                 if on_game_end is not None:

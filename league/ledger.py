@@ -52,7 +52,7 @@ REQUIRED_FIELDS: dict[str, dict[str, tuple]] = {
 
 # ---------------------------------------------------------------------------- the records, one builder each
 def training_game_record(game_id: str, learner: str, episode, seed: int, step: int) -> dict:
-    """A learner's training game (``episode``: the collector's ``EpisodeEnd``) at training step ``step``."""
+    """A learner's training game (``episode``: the collector's ``GameRecord``) at training step ``step``."""
     record = {
         "type": "game",
         "id": game_id,
@@ -60,7 +60,7 @@ def training_game_record(game_id: str, learner: str, episode, seed: int, step: i
         "kind": "train",
         "a": learner,
         "b": episode.opponent,
-        "a_side": episode.side,
+        "a_side": episode.a_side,
         "seed": seed,
         "outcome": episode.outcome,
         "goals_a": int(episode.outcome == 1),
@@ -90,7 +90,7 @@ def match_game_record(match: str, kind: str, a: str, b: str, game) -> dict:
         "goals_a": int(game.outcome == 1),
         "goals_b": int(game.outcome == -1),
         "length": game.length,
-        "mode": "normal",
+        "mode": game.mode,
     }
 
 
