@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import torch
 
 from arena.hockey.constants import ACTION_DIM
 from arena.policy import reset_policy
@@ -155,7 +156,8 @@ class Learner:
         Raises:
             FloatingPointError: naming the agent, the update and the losses that are not finite.
         """
-        bad = {name: float(value) for name, value in values.items() if not math.isfinite(float(value))}
+        numbers = {name: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for name, v in values.items()}
+        bad = {name: value for name, value in numbers.items() if not math.isfinite(value)}
         if bad:
             raise FloatingPointError(
                 f"{self.name} update {self.updates + 1}: {', '.join(bad)} not finite ({bad}); the step was not "

@@ -253,10 +253,7 @@ class LearnerWorker:
             return True
         promo = self.config.promotion
         anchors = self.pool.anchors
-        table = self._timed("ratings", rate_games, _rated(view), keep_history=False)
-        promoted, _ = self.pool.playable(m for m, r in view.promotions.items() if r["promote"] and m != candidate)
-        rating = lambda m: table.conservative(m) if m in table.ratings else None  # noqa: E731
-        games_against = promotion_gate(anchors, promoted, rating, promo.opponents, promo.min_games, promo.anchor_games)
+        games_against = self._gate(candidate, view)
         gate = list(games_against)
         results: dict[str, WDL] = {}
         for opponent, games in games_against.items():
@@ -276,6 +273,25 @@ class LearnerWorker:
         self.log(f"[{self.name}] {candidate}: score {decision.score:.3f} (lower bound {decision.lower:.3f}) "
                  f"over {decision.games} games against {len(gate)} members; {verdict}")  # fmt: skip
         return True
+
+    def _gate(self, candidate: str, view) -> dict[str, int]:
+        """Whom the candidate plays at the gate, chosen once and kept in the learner's state: a
+        restarted promotion plays the same gate, though the ratings moved with its first games."""
+        stored = self.state.get("gate")
+        if stored is not None and stored.get("candidate") == candidate:
+            playable, problems = self.pool.playable(stored["games"])
+            for problem in problems:
+                self.log(f"[{self.name}] excluded from the gate: {problem}")
+            return {member: stored["games"][member] for member in playable}
+        promo = self.config.promotion
+        table = self._timed("ratings", rate_games, _rated(view), keep_history=False)
+        promoted, _ = self.pool.playable(m for m, r in view.promotions.items() if r["promote"] and m != candidate)
+        rating = lambda m: table.conservative(m) if m in table.ratings else None  # noqa: E731
+        games = promotion_gate(self.pool.anchors, promoted, rating, promo.opponents, promo.min_games,
+                               promo.anchor_games)  # fmt: skip
+        self.state["gate"] = {"candidate": candidate, "games": games}
+        self._save_state()
+        return games
 
     def _write_model_card(self, candidate: str, results: dict[str, WDL], decision) -> None:
         """members/<candidate>.md: algorithm, config, lineage, steps, rating and record at promotion."""
