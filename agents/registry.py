@@ -143,15 +143,15 @@ def agent_from_checkpoint(checkpoint: Checkpoint, device: str | None = None, whe
     if device is not None and "device" in config_values:
         config_values["device"] = device
     try:
-        config = make_config(checkpoint.algorithm, config_values, where=f"{checkpoint.algorithm} config in {where}")
+        stored = make_config(checkpoint.algorithm, config_values, where=f"{checkpoint.algorithm} config in {where}")
+        config = stored
         if overrides:
-            config = parse_overrides(overrides, type(config), base=config, where=f"--set for {where}")
+            config = parse_overrides(overrides, type(config), base=stored, where=f"--set for {where}")
         spec = AgentSpec.from_dict(checkpoint.spec)
     except (TypeError, ValueError) as error:
         raise CheckpointError(str(error)) from error
     agent = make_agent(checkpoint.algorithm, config=config, spec=spec)
-    stored_config = make_config(checkpoint.algorithm, dict(checkpoint.config))
-    refuse_shape_changes(agent, checkpoint.state_dict, stored_config, where)
+    refuse_shape_changes(agent, checkpoint.state_dict, stored, where)
     try:
         agent.load_state_dict(checkpoint.state_dict)
     except (RuntimeError, KeyError, ValueError) as error:
@@ -171,8 +171,15 @@ def load_agent(path: str | os.PathLike, algorithm: str | None = None, device: st
 def load_policy(path: str | os.PathLike, device: str = "auto", overrides: tuple[str, ...] = ()) -> FrozenPolicy:
     """A ready, frozen policy from a checkpoint file: deterministic ``act``, on ``device``,
     with its stored config changed by ``overrides`` (``key=value`` strings)."""
-    agent = load_agent(path, device=device, overrides=overrides)
-    return FrozenPolicy(agent.eval(), label=Path(path).stem)
+    checkpoint = load_checkpoint(path)
+    return frozen_policy(checkpoint, device, where=str(path), label=Path(path).stem, overrides=overrides)
+
+
+def frozen_policy(checkpoint: Checkpoint, device: str, where: str, label: str,
+                  overrides: tuple[str, ...] = ()) -> FrozenPolicy:  # fmt: skip
+    """A loaded checkpoint as a ready, frozen policy named ``label``."""
+    agent = agent_from_checkpoint(checkpoint, device=device, where=where, overrides=overrides)
+    return FrozenPolicy(agent.eval(), label=label)
 
 
 def make_opponent(text: str, seed: int = 0, device: str = "auto"):

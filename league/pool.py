@@ -14,9 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
-from agents.base import FrozenPolicy
 from agents.checkpoint import CheckpointError, load_checkpoint
-from agents.registry import agent_from_checkpoint, canonical_name, make_opponent
+from agents.registry import canonical_name, frozen_policy, make_opponent
 from league.layout import member_file, members_dir
 from league.ledger import snapshot_record
 from plumbing.files import atomic_write
@@ -128,8 +127,7 @@ class Pool:
         if checkpoint.sha256 != self.snapshots[member]["sha256"]:
             self._checked.pop(member, None)
             raise MemberError(f"{member}: {path} holds other weights than the ledger recorded (hash mismatch)")
-        agent = agent_from_checkpoint(checkpoint, device=self.device, where=str(path))
-        return FrozenPolicy(agent.eval(), label=member)
+        return frozen_policy(checkpoint, self.device, where=str(path), label=member)
 
     def match_player(self, member: str):
         """What ``play_games`` should get for a member: a scripted name (seeded by the match) or a
