@@ -13,20 +13,10 @@ import numpy as np
 
 from arena.hockey.constants import ACTION_DIM, Mode
 from arena.hockey.engine import EngineState, HockeyEngine
+from arena.hockey.rewards import reward_function
 from arena.lockstep import Lockstep
 from arena.match import GameRecord
 from arena.policy import policy_actions, reset_policy
-
-# The learner's reward, by name: the course environment's (+-10 for a goal plus the
-# closeness-to-puck shaping), or goals only.
-REWARDS = {"game": HockeyEngine.reward, "sparse": HockeyEngine.goal_reward}
-
-
-def reward_function(name: str):
-    """The ``(engine, player) -> reward`` function named ``name`` (a key of ``REWARDS``)."""
-    if name not in REWARDS:
-        raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {name!r}")
-    return REWARDS[name]
 
 
 class Collector:
@@ -37,8 +27,7 @@ class Collector:
         opponents: (label, policy) pairs; a policy has a batched ``act`` and optionally ``reset``.
         weights: sampling weight of each opponent (normalised here).
         seed: seeds the engines and the collector's own generator.
-        reward: the learner's reward, a key of ``REWARDS``: "game" (the course environment's) or
-            "sparse" (goals only).
+        reward: the learner's reward, a key of ``arena.hockey.rewards.REWARDS`` (game, sparse, shaped).
     """
 
     def __init__(self, n_envs: int, opponents: list[tuple[str, object]], weights: list[float], seed: int,

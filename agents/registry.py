@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agents.base import AgentSpec, FrozenPolicy
 from agents.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from agents.external import is_external, load_external
 from agents.muzero import MuZeroAgent, MuZeroConfig
 from agents.sac import SACAgent, SACConfig
 from agents.scripted import ScriptedAgent, ScriptedConfig
@@ -183,7 +184,10 @@ def frozen_policy(checkpoint: Checkpoint, device: str, where: str, label: str,
 
 
 def make_opponent(text: str, seed: int = 0, device: str = "auto"):
-    """An opponent from a scripted name (weak, strong, random, idle, basic-weak, ...) or a checkpoint path."""
+    """An opponent from a scripted name (weak, strong, random, idle, basic-weak, ...), a checkpoint
+    path, or an external player ``py:PATH.py:FUNCTION`` (``agents.external``)."""
+    if is_external(text):
+        return load_external(text)
     key = ALIASES.get(text, text)
     if key in AGENTS and not AGENTS[key].learns:
         return make_agent(key, seed=seed)
@@ -193,4 +197,7 @@ def make_opponent(text: str, seed: int = 0, device: str = "auto"):
             raise FileNotFoundError(f"opponent checkpoint {text!r} does not exist")
         return load_policy(path, device=device)
     scripted = sorted(n for n, e in AGENTS.items() if not e.learns) + sorted(ALIASES)
-    raise ValueError(f"opponent {text!r} is neither a scripted player ({', '.join(scripted)}) nor a checkpoint file")
+    raise ValueError(
+        f"opponent {text!r} is neither a scripted player ({', '.join(scripted)}), a checkpoint file "
+        "nor an external player py:PATH.py:FUNCTION"
+    )

@@ -29,8 +29,8 @@ import torch
 
 from agents.base import OPPONENT_ACTION, AgentSpec, FrozenPolicy
 from agents.checkpoint import CheckpointError, load_checkpoint, read_payload
-from agents.collect import Collector, reward_function
-from agents.common.buffer import ReplayBuffer
+from agents.collect import Collector
+from agents.common.buffer import ReplayBuffer, mirror_rows
 from agents.common.logger import make_logger
 from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states
 from agents.registry import entry, make_agent, make_config, make_opponent, refuse_shape_changes, save_policy
@@ -43,6 +43,7 @@ from agents.training_checkpoint import (
     write_training_checkpoint,
 )
 from arena.hockey.constants import Mode
+from arena.hockey.rewards import reward_function
 from arena.match import GameRecord
 from plumbing.config import config_to_dict, parse_overrides
 from plumbing.files import atomic_write
@@ -73,7 +74,8 @@ class TrainConfig:
     curriculum_fraction/2 of the steps, then defense, then normal games)."""
     reward: str = "game"
     """The learner's reward: game (the course environment's: +-10 for a goal plus the
-    closeness-to-puck shaping) or sparse (+-10 for a goal only)."""
+    closeness-to-puck shaping), sparse (+-10 for a goal only) or shaped (game plus 1 per catch of
+    the puck plus 3 x the puck's speed towards the opponent's goal); see arena/hockey/rewards.py."""
     curriculum_fraction: float = 0.2
     """Share of the steps spent in the shooting and defense modes when mode=curriculum."""
     n_envs: int = 16
@@ -101,6 +103,10 @@ class TrainConfig:
     warm-up then plays the policy (exploring) instead of random actions. Empty: from scratch."""
     set: tuple[str, ...] = ()
     """Agent config overrides as key=value, e.g. --set hidden=[512,512] gamma=0.98."""
+    mirror: float = 0.0
+    """Share of every sampled batch flipped top-bottom (arena/hockey/mirror.py): free extra data
+    from the game's symmetry. 0: off. Not for MuZero, whose stored search policies would need
+    their discrete moves permuted."""
     threads: int = 1
     """torch CPU threads (0: torch's default)."""
     progress: bool = True
@@ -117,6 +123,8 @@ class TrainConfig:
             raise ValueError("learning_starts, eval_every and threads must be >= 0")
         if not self.updates_per_step > 0:
             raise ValueError(f"updates_per_step must be positive, got {self.updates_per_step}")
+        if not 0 <= self.mirror <= 1:
+            raise ValueError(f"mirror must lie in [0, 1] (the share of each batch flipped), got {self.mirror}")
         if not 0 <= self.curriculum_fraction < 1:
             raise ValueError(f"curriculum_fraction must lie in [0, 1), got {self.curriculum_fraction}")
         reward_function(self.reward)  # an unknown name fails here, before anything is built
@@ -205,6 +213,12 @@ def build_trainer(config: TrainConfig, evaluator=None, hooks: Hooks | None = Non
     ]
     collector = Collector(config.n_envs, opponents, [w for _, w in opponent_items], seed=config.seed,
                           reward=config.reward)  # fmt: skip
+    unmirrorable = set(agent.buffer_extras or {}) - {OPPONENT_ACTION}
+    if config.mirror and unmirrorable:
+        raise ValueError(
+            f"mirror={config.mirror} cannot flip what {config.agent} stores with each step "
+            f"({', '.join(sorted(unmirrorable))}); use mirror=0 for this agent"
+        )
     buffer = ReplayBuffer(
         config.buffer_size,
         config.n_envs,
@@ -242,6 +256,7 @@ class Trainer:
         self.parent = parent
         self.sample_rng = np.random.default_rng([config.seed, 11])
         self.explore_rng = np.random.default_rng([config.seed, 13])
+        self.mirror_rng = np.random.default_rng([config.seed, 17])
         self.step = 0
         self.episodes = 0
         self.update_debt = 0.0
@@ -413,6 +428,8 @@ class Trainer:
                 else:
                     batch = self.buffer.sample_sequences(self.agent.config.batch_size, length, self.sample_rng,
                                                          **self.agent.sampling)  # fmt: skip
+                if config.mirror:
+                    batch = mirror_rows(batch, self.mirror_rng.random(batch.size) < config.mirror)
                 metrics.append(self.agent.update(batch))
                 priorities = self.agent.last_priorities
                 if priorities is not None and batch.index is not None and self.buffer.priorities is not None:
@@ -516,6 +533,7 @@ class Trainer:
                 "global": rng_states(),
                 "sample": self.sample_rng.bit_generator.state,
                 "explore": self.explore_rng.bit_generator.state,
+                "mirror": self.mirror_rng.bit_generator.state,
             },
             buffer=self.buffer.state_dict() if self.config.save_replay else None,
         )
@@ -548,6 +566,8 @@ class Trainer:
         set_rng_states(payload["rng"]["global"])
         self.sample_rng.bit_generator.state = payload["rng"]["sample"]
         self.explore_rng.bit_generator.state = payload["rng"]["explore"]
+        if "mirror" in payload["rng"]:  # written since the mirror option exists
+            self.mirror_rng.bit_generator.state = payload["rng"]["mirror"]
         if payload["buffer"] is not None:
             self.buffer.load_state_dict(payload["buffer"])
         elif self.step > 0:

@@ -140,6 +140,30 @@ def test_sparse_reward_pays_goals_only():
         TrainConfig(reward="dense")
 
 
+def test_shaped_reward_adds_catches_and_puck_direction_to_the_game_reward():
+    def build(reward):
+        collector = Collector(4, [("strong", make_opponent("strong", seed=1))], [1.0], seed=3, reward=reward)
+        collector.start(lambda: 0)
+        return collector
+
+    game, shaped = build("game"), build("shaped")
+    chaser = make_opponent("strong", seed=2)  # a learner that catches and shoots the puck
+    catches, directed = 0, 0
+    for _ in range(400):
+        actions = chaser.act(game.obs)
+        _, game_reward, _, _, _ = game.step(actions, lambda: 0)
+        _, shaped_reward, _, _, _ = shaped.step(actions, lambda: 0)
+        for slot, engine in enumerate(shaped.engines):
+            info = engine.info(0 if shaped.learner_left[slot] else 1)
+            if engine.time == 0:  # the game ended and restarted: its last info is gone
+                continue
+            extra = info["reward_touch_puck"] + 3.0 * info["reward_puck_direction"]
+            assert shaped_reward[slot] == pytest.approx(game_reward[slot] + extra, abs=1e-5)
+            catches += int(info["reward_touch_puck"] > 0)
+            directed += int(info["reward_puck_direction"] != 0)
+    assert catches > 0 and directed > 0
+
+
 def test_opponent_mix_parsing_and_bad_opponents(tmp_path):
     assert parse_opponents("weak:1, strong:3,runs/a/policy.pt") == [
         ("weak", 1.0),

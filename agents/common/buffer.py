@@ -11,12 +11,14 @@ the following episode's first observation, not the terminal one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
+from agents.base import OPPONENT_ACTION
 from agents.common.sum_tree import SumTree
+from arena.hockey.mirror import mirror_action, mirror_observation
 
 
 @dataclass
@@ -42,6 +44,29 @@ class Batch:
     @property
     def size(self) -> int:
         return self.obs.shape[0]
+
+
+def mirror_rows(batch: Batch, rows: np.ndarray) -> Batch:
+    """The batch with the samples where ``rows`` is True flipped top-bottom (``arena.hockey.mirror``):
+    observations, next observations, actions and the opponent's actions. Rewards, terminations
+    and masks are mirror-invariant and stay. Works for transitions and for sequences."""
+    if not rows.any():
+        return batch
+    flip = torch.from_numpy(rows).to(batch.obs.device)
+    shape = (-1,) + (1,) * (batch.obs.dim() - 1)
+    flip_obs, flip_action = flip.view(shape), flip.view((-1,) + (1,) * (batch.action.dim() - 1))
+    extras = dict(batch.extras)
+    for name in extras:
+        if name != OPPONENT_ACTION:
+            raise ValueError(f"cannot mirror the stored {name!r}; only observations and actions have a mirror")
+        extras[name] = torch.where(flip_action, mirror_action(extras[name]), extras[name])
+    return replace(
+        batch,
+        obs=torch.where(flip_obs, mirror_observation(batch.obs), batch.obs),
+        next_obs=torch.where(flip_obs, mirror_observation(batch.next_obs), batch.next_obs),
+        action=torch.where(flip_action, mirror_action(batch.action), batch.action),
+        extras=extras,
+    )
 
 
 class ReplayBuffer:

@@ -1,0 +1,106 @@
+"""External players (agents/external.py): any Python file's policy plays, with a content identity."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.external import load_external
+from agents.registry import make_opponent
+from arena.match import play_games
+
+ROOT = Path(__file__).resolve().parents[1]
+SHABIN = ROOT.parent / "shared" / "external" / "shabin_sac.py"
+
+PLAYER = """
+import numpy as np
+
+class Forward:
+    def __init__(self, speed):
+        self.speed = speed
+        self.resets = 0
+
+    def reset(self, mask):
+        self.resets += 1
+
+    def act(self, obs):
+        actions = np.zeros((len(obs), 4), dtype=np.float32)
+        actions[:, 0] = self.speed
+        return actions
+
+def load():
+    with open(__file__.replace("player.py", "speed.txt")) as file:
+        return Forward(float(file.read()))
+
+def broken():
+    return Forward(float("nan"))
+
+def wrong_shape():
+    class Wrong:
+        def act(self, obs):
+            return np.zeros((len(obs), 3))
+    return Wrong()
+"""
+
+
+def _player(folder: Path, speed: str = "0.5") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "player.py").write_text(PLAYER)
+    (folder / "speed.txt").write_text(speed)
+    return folder / "player.py"
+
+
+@pytest.mark.skipif(not SHABIN.exists(), reason="../shared/external is not beside this checkout")
+def test_the_shipped_tournament_agent_plays_as_an_opponent():
+    shabin = make_opponent(f"py:{SHABIN}:load")
+    assert shabin.files == ["shabin_sac.py", "weights/shabin_sac.npz", "weights/shabin_sac.pth"]
+    result = play_games(shabin, "strong", n_games=8, seed=0, n_envs=8)
+    assert result.n_games == 8 and result.wins >= 6  # it beats the strong bot nearly always
+
+
+def test_identity_covers_the_files_the_player_reads_and_changes_with_them(tmp_path):
+    source = _player(tmp_path / "a")
+    first, again = load_external(f"py:{source}:load"), load_external(f"py:{source}:load")
+    assert first.files == ["player.py", "speed.txt"] and first.sha256 == again.sha256
+    copy = _player(tmp_path / "b")  # the same files elsewhere: the same player
+    assert load_external(f"py:{copy}:load").sha256 == first.sha256
+    (tmp_path / "a" / "speed.txt").write_text("0.25")
+    changed = load_external(f"py:{source}:load")
+    assert changed.sha256 != first.sha256
+    actions = changed.act(np.zeros((3, 18), dtype=np.float32))
+    assert actions.shape == (3, 4) and np.all(actions[:, 0] == 0.25)
+    changed.reset(np.ones(3, dtype=bool))
+    assert changed.policy.resets == 2  # the check at load, and this one
+
+
+def test_bad_external_players_are_refused_in_one_line(tmp_path):
+    source = _player(tmp_path / "a")
+    cases = {
+        f"py:{source}": "expected py:PATH.py:FUNCTION",
+        f"py:{tmp_path / 'a' / 'speed.txt'}:load": "is not a .py file",
+        f"py:{tmp_path / 'missing.py'}:load": "does not exist",
+        f"py:{source}:absent": "has no function absent()",
+        f"py:{source}:broken": "NaN or inf actions",
+        f"py:{source}:wrong_shape": "shape (2, 3), expected (2, 4)",
+    }
+    for text, message in cases.items():
+        with pytest.raises((ValueError, FileNotFoundError), match=message.replace("(", r"\(").replace(")", r"\)")):
+            load_external(text)
+    (tmp_path / "a" / "speed.txt").write_text("fast")
+    with pytest.raises(ValueError, match="failed to load: ValueError"):
+        load_external(f"py:{source}:load")
+
+
+def test_evaluate_plays_an_external_player_from_the_command_line(tmp_path):
+    source = _player(tmp_path / "a")
+    result = subprocess.run(
+        [sys.executable, "scripts/evaluate.py", "models/sac-hockey/policy.pt", "--opponents", f"py:{source}:load",
+         "--games", "4"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"py:{source}:load" in result.stdout
