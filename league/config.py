@@ -71,9 +71,14 @@ class PromotionSettings:
     """Promote when the lower confidence bound of the score (wins + draws/2) exceeds this."""
     confidence: float = 0.95
     """Confidence level of that bound."""
+    head_to_head_games: int = 40
+    """Games of a candidate against its learner's best promoted member (or starting model)."""
+    head_to_head: float = 0.5
+    """Score needed against that member, at least (0.5: at least even)."""
     anchor_tolerance: float = 0.0
-    """Regression: the upper bound of the score against an anchor falls below the learner's last
-    promoted snapshot's score against it minus this."""
+    """Refused as weaker when the upper bound of its score against an anchor (or against the
+    gate's promoted members together) falls below the best promoted member's score against the
+    same opponents minus this."""
 
 
 @dataclass(frozen=True)
@@ -315,6 +320,9 @@ def _validate(config: LeagueConfig, where: str) -> None:
     if promo.min_games < 2 or promo.anchor_games < 0 or promo.opponents < 0:
         fail("[promotion] min_games (>= 2), anchor_games and opponents (>= 0)", "in range",
              (promo.min_games, promo.anchor_games, promo.opponents))  # fmt: skip
+    if promo.head_to_head_games < 2 or not 0 <= promo.head_to_head <= 1 or promo.anchor_tolerance < 0:
+        fail("[promotion] head_to_head_games (>= 2), head_to_head (a score in [0, 1]) and anchor_tolerance (>= 0)",
+             "in range", (promo.head_to_head_games, promo.head_to_head, promo.anchor_tolerance))  # fmt: skip
     if not 0 < promo.threshold < 1:
         fail("[promotion] threshold", "a score strictly between 0 and 1", promo.threshold)
     if not 0.5 < promo.confidence < 1:

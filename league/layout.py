@@ -1,13 +1,13 @@
 """Where everything of a league lives in its directory: the one place that names its files.
 
-    LEAGUE/league.toml                      the config
-    LEAGUE/learners/<name>/                 a learner's training run (checkpoints, metrics)
-    LEAGUE/learners/<name>/league_state.json   its round, phase and opponent mix
-    LEAGUE/learners/<name>/owner.json       the lease of the process running it
-    LEAGUE/members/<member>.pt, .md         snapshots and the model cards of promoted ones
-    LEAGUE/ledger/<writer>.jsonl            the match ledger, one file per writing process
-    LEAGUE/cluster/                         batch scripts and their logs (SLURM)
-    LEAGUE/leaderboard.md .csv .html, ratings.png, head_to_head.png   the reports
+LEAGUE/league.toml                      the config
+LEAGUE/learners/<name>/                 a learner's training run (checkpoints, metrics)
+LEAGUE/learners/<name>/league_state.json   its round, phase and opponent mix
+LEAGUE/learners/<name>/owner.json       the lease of the process running it
+LEAGUE/members/<member>.pt, .md         snapshots and the model cards of promoted ones
+LEAGUE/ledger/<writer>.jsonl            the match ledger, one file per writing process
+LEAGUE/cluster/                         batch scripts and their logs (SLURM)
+LEAGUE/leaderboard.md .csv .html, ratings.png, head_to_head.png   the reports
 """
 
 from __future__ import annotations

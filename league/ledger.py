@@ -94,24 +94,33 @@ def match_game_record(match: str, kind: str, a: str, b: str, game) -> dict:
     }
 
 
-def snapshot_record(member: str, learner: str, checkpoint, file: str) -> dict:
-    """A learner's frozen policy entering the league (``checkpoint``: its loaded ``Checkpoint``)."""
-    return {
+def snapshot_record(member: str, learner: str, checkpoint, file: str, step: int | None = None,
+                    origin: str | None = None) -> dict:  # fmt: skip
+    """A learner's frozen policy entering the league (``checkpoint``: its loaded ``Checkpoint``).
+
+    ``step`` is the learner's step (the checkpoint's own by default); ``origin`` "start" marks the
+    model a learner started from (``checkpoint_step`` then keeps the step it was trained to)."""
+    record = {
         "type": "snapshot",
         "member": member,
         "learner": learner,
         "algorithm": checkpoint.algorithm,
-        "step": checkpoint.step,
+        "step": checkpoint.step if step is None else step,
         "parent": checkpoint.parent,
         "sha256": checkpoint.sha256,
         "file": file,
         "config": checkpoint.config,
     }
+    if origin is not None:
+        record.update(origin=origin, checkpoint_step=checkpoint.step)
+    return record
 
 
-def promotion_record(member: str, learner: str, decision, anchor_scores: dict, gate: list[str]) -> dict:
-    """The promotion gate's decision on a candidate (``decision``: ``league.promotion.Decision``)."""
-    return {
+def promotion_record(member: str, learner: str, decision, anchor_scores: dict, gate: list[str],
+                     incumbent=None) -> dict:  # fmt: skip
+    """The promotion gate's decision on a candidate (``decision``: ``league.promotion.Decision``;
+    ``incumbent``: the ``league.promotion.Incumbent`` it was compared with, if any)."""
+    record = {
         "type": "promotion",
         "member": member,
         "learner": learner,
@@ -122,6 +131,25 @@ def promotion_record(member: str, learner: str, decision, anchor_scores: dict, g
         "reasons": decision.reasons,
         "anchors": anchor_scores,
         "gate": gate,
+    }
+    if incumbent is not None:
+        record.update(incumbent=incumbent.member, head_to_head=incumbent.head_to_head.score)
+    return record
+
+
+def starting_model_record(member: str, learner: str) -> dict:
+    """A learner's starting model, promoted without a gate: it is where the learner's line begins."""
+    return {
+        "type": "promotion",
+        "member": member,
+        "learner": learner,
+        "promote": True,
+        "score": None,
+        "lower": None,
+        "games": 0,
+        "reasons": ["the learner's starting model"],
+        "anchors": {},
+        "gate": [],
     }
 
 

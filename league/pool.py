@@ -52,17 +52,19 @@ class Pool:
         """Learn about snapshots recorded in the ledger (``LedgerView.snapshots``)."""
         self.snapshots = snapshots
 
-    def add_snapshot(self, policy_path: str | os.PathLike, learner: str) -> dict:
+    def add_snapshot(self, policy_path: str | os.PathLike, learner: str, step: int | None = None,
+                     origin: str | None = None) -> dict:  # fmt: skip
         """Copy a learner's policy checkpoint into the pool; returns its ``snapshot`` record (to append
-        to the ledger). Adding the same weights twice gives the same member and file."""
+        to the ledger). Adding the same weights twice gives the same member and file. ``step`` and
+        ``origin`` as in ``league.ledger.snapshot_record`` (a learner's starting model: 0, "start")."""
         checkpoint = load_checkpoint(policy_path)
         digest = checkpoint.sha256
-        member = member_id(learner, checkpoint.step, digest)
+        member = member_id(learner, checkpoint.step if step is None else step, digest)
         target = self.directory / f"{member}.pt"
         if not target.exists():
             with open(policy_path, "rb") as source:
                 atomic_write(target, lambda file: shutil.copyfileobj(source, file))
-        return snapshot_record(member, learner, checkpoint, member_file(member))
+        return snapshot_record(member, learner, checkpoint, member_file(member), step=step, origin=origin)
 
     def problem(self, member: str) -> str | None:
         """Why a member cannot be played, or None. Snapshot files are verified against the

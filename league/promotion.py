@@ -1,14 +1,19 @@
 """The promotion gate: does a learner's snapshot join the pool?
 
-A snapshot is promoted when both hold:
+The line of a learner's promoted members never loses strength. Its *incumbent* is its latest
+promoted member (each promotion had to match the one before, so the latest is the best by this
+gate's own measure) or, before any promotion, the model the learner started from. A candidate is
+promoted when all hold:
 
-1. Against the current pool (the anchors and the top-rated promoted members) it scored well
-   enough: the lower end of a confidence interval on its score, (wins + draws/2) / games over at
-   least ``min_games`` games, exceeds ``threshold``. A bound instead of a raw rate is what keeps
-   a lucky streak out (DI-engine promotes on a raw 70% after 8 games).
-2. It has not regressed against the anchors: against each anchor, the upper end of its score
-   interval is at least the score of the learner's last promoted snapshot minus ``tolerance``,
-   i.e. the data does not show it is worse than its predecessor there.
+1. Against the gate (the anchors and the top-rated promoted members) it scored well enough: the
+   lower end of a confidence interval on its score, (wins + draws/2) / games over at least
+   ``min_games`` games, exceeds ``threshold``. A bound instead of a raw rate keeps a lucky streak
+   out (DI-engine promotes on a raw 70% after 8 games).
+2. Head to head against the incumbent it scores at least ``head_to_head`` (0.5: at least even).
+3. Against each anchor, and against the gate's promoted members together, the data does not show
+   it weaker than the incumbent against the same opponents: the upper end of its score interval
+   is at least the incumbent's score there minus ``tolerance``. The course's winning teams judged
+   their snapshots this way: against their best so far, the bots and their pool's best.
 """
 
 from __future__ import annotations
@@ -31,25 +36,39 @@ class Decision:
                 "reasons": list(self.reasons)}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Incumbent:
+    """The learner's best promoted member, as the gate compares a candidate with it."""
+
+    member: str
+    head_to_head: WDL  # the candidate's games against it
+    results: dict[str, WDL]  # its own games against the candidate's gate opponents
+
+
 def decide(
-    vs_pool: WDL,
-    vs_anchors: dict[str, WDL],
-    reference: dict[str, float] | None,
+    results: dict[str, WDL],
+    anchors: list[str],
     min_games: int,
     threshold: float,
     confidence: float = 0.95,
+    incumbent: Incumbent | None = None,
+    head_to_head: float = 0.5,
     tolerance: float = 0.0,
 ) -> Decision:
     """Apply the gate.
 
     Args:
-        vs_pool: the candidate's games against the pool (anchors included).
-        vs_anchors: anchor -> the candidate's games against it.
-        reference: anchor -> score of the learner's last promoted snapshot (None: no predecessor).
-        min_games: games against the pool needed before anything is promoted.
-        threshold: the bound the lower confidence limit must exceed.
+        results: gate opponent -> the candidate's games against it (anchors included).
+        anchors: which of them are anchors.
+        min_games: games against the gate needed before anything is promoted.
+        threshold: the bound the lower confidence limit of the gate score must exceed.
+        incumbent: the learner's best promoted member and its games (None: the learner has none).
+        head_to_head: the score against the incumbent needed, at least.
+        tolerance: how far the candidate's upper bound may fall below the incumbent's score
+            against the same opponents.
     """
     reasons = []
+    vs_pool = sum(results.values(), WDL(0, 0, 0))
     lower = vs_pool.score_interval(confidence)[0] if vs_pool.games else 0.0
     score = vs_pool.score if vs_pool.games else 0.0
     if vs_pool.games < min_games:
@@ -58,18 +77,35 @@ def decide(
         reasons.append(
             f"score {score:.3f} against the pool, lower {confidence:.0%} bound {lower:.3f} <= threshold {threshold}"
         )
-    for anchor, previous in (reference or {}).items():
-        record = vs_anchors.get(anchor)
-        if record is None or record.games == 0:
-            reasons.append(f"no games against anchor {anchor} to check for regression")
-            continue
-        upper = record.score_interval(confidence)[1]
-        if upper < previous - tolerance:
-            reasons.append(
-                f"regressed against {anchor}: score {record.score:.3f} (upper bound {upper:.3f}) "
-                f"below the last promoted snapshot's {previous:.3f}"
-            )
+    if incumbent is not None:
+        reasons += _weaker_than(incumbent, results, anchors, confidence, head_to_head, tolerance)
     return Decision(not reasons, score, lower, vs_pool.games, reasons)
+
+
+def _weaker_than(incumbent: Incumbent, results: dict[str, WDL], anchors: list[str], confidence: float,
+                 head_to_head: float, tolerance: float) -> list[str]:  # fmt: skip
+    reasons = []
+    name, duel = incumbent.member, incumbent.head_to_head
+    if duel.games == 0:
+        reasons.append(f"no games against {name}, the learner's best promoted member")
+    elif duel.score < head_to_head:
+        reasons.append(f"head to head against {name}: score {duel.score:.3f} over {duel.games} games, "
+                       f"{head_to_head} needed")  # fmt: skip
+    groups = {anchor: [anchor] for anchor in anchors if anchor in results}
+    top = [m for m in results if m not in anchors and m in incumbent.results]
+    if top:
+        groups["the pool's top"] = top
+    for label, members in groups.items():
+        mine = sum((results[m] for m in members), WDL(0, 0, 0))
+        theirs = sum((incumbent.results.get(m, WDL(0, 0, 0)) for m in members), WDL(0, 0, 0))
+        if mine.games == 0 or theirs.games == 0:
+            reasons.append(f"no games against {label} to compare with {name}")
+            continue
+        upper = mine.score_interval(confidence)[1]
+        if upper < theirs.score - tolerance:
+            reasons.append(f"weaker than {name} against {label}: score {mine.score:.3f} (upper bound {upper:.3f}) "
+                           f"against its {theirs.score:.3f}")  # fmt: skip
+    return reasons
 
 
 def even_games(n: int) -> int:

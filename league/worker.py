@@ -41,11 +41,12 @@ from league.ledger import (
     LedgerWriter,
     match_game_record,
     promotion_record,
+    starting_model_record,
     training_game_record,
 )
 from league.matchmaking import evaluation_pairings, recent_scores, training_mix
 from league.pool import Pool
-from league.promotion import decide, even_games, promotion_gate
+from league.promotion import Incumbent, decide, even_games, promotion_gate
 from plumbing.cli import entry_point
 from plumbing.files import atomic_write
 from plumbing.signals import stop_signals
@@ -126,6 +127,8 @@ class LearnerWorker:
             self._restore_round_mix()
             status = "stopped"
             try:
+                if settings.init and "start" not in self.state:
+                    self._enter_starting_model(self.trainer.config.init)
                 status = self._loop()
             finally:
                 if timer is not None:
@@ -253,7 +256,7 @@ class LearnerWorker:
             return True
         promo = self.config.promotion
         anchors = self.pool.anchors
-        games_against = self._gate(candidate, view)
+        games_against, incumbent = self._gate(candidate, view)
         gate = list(games_against)
         results: dict[str, WDL] = {}
         for opponent, games in games_against.items():
@@ -261,37 +264,95 @@ class LearnerWorker:
             if record is None:
                 return False
             results[opponent] = record
-        vs_pool = sum(results.values(), WDL(0, 0, 0))
-        reference = self._last_promoted_anchor_scores(view)
-        decision = decide(vs_pool, {a: results[a] for a in anchors}, reference, promo.min_games, promo.threshold,
-                          promo.confidence, promo.anchor_tolerance)  # fmt: skip
+        best = None
+        if incumbent is not None:
+            best = self._incumbent_games(candidate, incumbent, games_against)
+            if best is None:
+                return False
+        decision = decide(results, anchors, promo.min_games, promo.threshold, promo.confidence, incumbent=best,
+                          head_to_head=promo.head_to_head, tolerance=promo.anchor_tolerance)  # fmt: skip
         if decision.promote:  # the card first: once the decision is in the ledger, this round is done
             self._timed("ratings", self._write_model_card, candidate, results, decision)
-        record = promotion_record(candidate, self.name, decision, {a: results[a].score for a in anchors}, gate)
+        record = promotion_record(candidate, self.name, decision, {a: results[a].score for a in anchors}, gate,
+                                  incumbent=best)  # fmt: skip
         self._timed("ledger", self.writer.append, record)
         verdict = "PROMOTED" if decision.promote else "not promoted: " + "; ".join(decision.reasons)
+        duel = f"; {best.head_to_head.score:.3f} against {best.member}" if best is not None else ""
         self.log(f"[{self.name}] {candidate}: score {decision.score:.3f} (lower bound {decision.lower:.3f}) "
-                 f"over {decision.games} games against {len(gate)} members; {verdict}")  # fmt: skip
+                 f"over {decision.games} games against {len(gate)} members{duel}; {verdict}")  # fmt: skip
         return True
 
-    def _gate(self, candidate: str, view) -> dict[str, int]:
-        """Whom the candidate plays at the gate, chosen once and kept in the learner's state: a
-        restarted promotion plays the same gate, though the ratings moved with its first games."""
+    def _incumbent_games(self, candidate: str, incumbent: str, games_against: dict[str, int]) -> Incumbent | None:
+        """The candidate's duel with the learner's best promoted member, and that member's games
+        against the same gate (from the ledger where it already played them). None on a stop."""
+        duel = self._play(f"promotion:{candidate}:{incumbent}", candidate, incumbent,
+                          even_games(self.config.promotion.head_to_head_games), "promotion")  # fmt: skip
+        if duel is None:
+            return None
+        results = {}
+        for opponent, games in games_against.items():
+            record = self._play(f"promotion:{incumbent}:{opponent}", incumbent, opponent, games, "promotion")
+            if record is None:
+                return None
+            results[opponent] = record
+        return Incumbent(incumbent, duel, results)
+
+    def _gate(self, candidate: str, view) -> tuple[dict[str, int], str | None]:
+        """Whom the candidate plays at the gate and the learner's best promoted member it must
+        match, chosen once and kept in the learner's state: a restarted promotion plays the same
+        gate, though the ratings moved with its first games."""
         stored = self.state.get("gate")
         if stored is not None and stored.get("candidate") == candidate:
             playable, problems = self.pool.playable(stored["games"])
             for problem in problems:
                 self.log(f"[{self.name}] excluded from the gate: {problem}")
-            return {member: stored["games"][member] for member in playable}
+            incumbent = stored.get("incumbent")
+            if incumbent is not None and self.pool.problem(incumbent) is not None:
+                self.log(f"[{self.name}] excluded from the gate: {self.pool.problem(incumbent)}")
+                incumbent = None
+            return {member: stored["games"][member] for member in playable}, incumbent
         promo = self.config.promotion
+        incumbent = self._best_promoted(view)
         table = self._timed("ratings", rate_games, _rated(view), keep_history=False)
-        promoted, _ = self.pool.playable(m for m, r in view.promotions.items() if r["promote"] and m != candidate)
+        promoted, _ = self.pool.playable(
+            m for m, r in view.promotions.items() if r["promote"] and m not in (candidate, incumbent)
+        )
         rating = lambda m: table.conservative(m) if m in table.ratings else None  # noqa: E731
         games = promotion_gate(self.pool.anchors, promoted, rating, promo.opponents, promo.min_games,
                                promo.anchor_games)  # fmt: skip
-        self.state["gate"] = {"candidate": candidate, "games": games}
+        self.state["gate"] = {"candidate": candidate, "games": games, "incumbent": incumbent}
         self._save_state()
-        return games
+        return games, incumbent
+
+    def _best_promoted(self, view) -> str | None:
+        """The learner's latest playable promoted member (its starting model before any promotion)."""
+        mine = [
+            (view.snapshots[m]["step"], m)
+            for m, r in view.promotions.items()
+            if r["promote"] and r["learner"] == self.name and m in view.snapshots
+        ]
+        playable = [item for item in mine if self.pool.problem(item[1]) is None]
+        return max(playable)[1] if playable else None
+
+    def _enter_starting_model(self, path: str) -> None:
+        """The model the learner starts from joins the league as a promoted member at step 0 and plays
+        the anchors, so it is rated from the first minute and the learner's first candidate must
+        match it."""
+        view = self._refresh()
+        record = self.pool.add_snapshot(path, self.name, step=0, origin="start")
+        if record["member"] not in view.snapshots:
+            self._timed("ledger", self.writer.append, record)
+        if record["member"] not in view.promotions:
+            self._timed("ledger", self.writer.append, starting_model_record(record["member"], self.name))
+            self.log(f"[{self.name}] its starting model joins the league as {record['member']}")
+        self._refresh()
+        games = even_games(self.config.evaluation.games_per_pair)
+        for anchor in self.pool.anchors if games else ():  # rated from the first minute
+            if self._play(f"evaluation:start:{record['member']}:{anchor}", record["member"], anchor, games,
+                          "evaluation") is None:  # fmt: skip
+                return  # stopped: entered again on the next start
+        self.state["start"] = record["member"]
+        self._save_state()
 
     def _write_model_card(self, candidate: str, results: dict[str, WDL], decision) -> None:
         """members/<candidate>.md: algorithm, config, lineage, steps, rating and record at promotion."""
@@ -303,14 +364,6 @@ class LearnerWorker:
         league = self.league_dir.resolve().name
         text = model_card(candidate, view.snapshots[candidate], league, values, len(games), decision, results)
         atomic_write(member_card_file(self.league_dir, candidate), lambda file: file.write(text.encode()))
-
-    def _last_promoted_anchor_scores(self, view) -> dict[str, float] | None:
-        mine = [
-            (view.snapshots[m]["step"], r)
-            for m, r in view.promotions.items()
-            if r["promote"] and r["learner"] == self.name and m in view.snapshots
-        ]
-        return max(mine, key=lambda item: item[0])[1].get("anchors") if mine else None
 
     def _evaluate(self, round_number: int) -> bool:
         ev = self.config.evaluation

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from tiny_league import tiny_league_toml
 
+from agents.checkpoint import load_checkpoint
 from agents.collect import Collector
 from agents.registry import make_agent, make_opponent, save_policy
 from arena.hockey.constants import Mode
@@ -188,17 +189,25 @@ def _league(league_dir: Path, *args: str, wait: bool = True, timeout: float = 24
 
 
 def test_default_league_smoke_run(tmp_path):
-    result = _league(tmp_path / "league", "--minutes", "0.3")
+    result = _league(tmp_path / "league", "--minutes", "0.5")
     assert result.returncode == 0, result.stdout + result.stderr
     league = tmp_path / "league"
     first = result.stdout.splitlines()[0]
     assert first.startswith(f"league {league}: learners sac (sac, from models/sac-hockey/policy.pt), tdmpc2 (tdmpc2")
-    assert "muzero (muzero, from models/muzero-hockey/policy.pt)" in first and "budget 0.3 minutes" in first
+    assert "muzero (muzero, from models/muzero-hockey/policy.pt)" in first and "budget 0.5 minutes" in first
     assert "rN = its round" in result.stdout and "leaderboard:" in result.stdout
     assert parse_config((league / "league.toml").read_text()) == default_config()
     view = read_ledger(league)
-    assert view.games and {g["a"] for g in view.games} <= {"sac", "tdmpc2", "muzero"}  # training games recorded
-    assert all(g["b"] in ("basic-weak", "basic-strong") for g in view.games)  # against the anchors at first
+    starts = {r["learner"]: m for m, r in view.snapshots.items() if r.get("origin") == "start"}
+    training = [g for g in view.games if g["kind"] == "train"]
+    assert training and {g["a"] for g in training} <= {"sac", "tdmpc2", "muzero"}  # training games recorded
+    assert sorted(starts) == ["muzero", "sac", "tdmpc2"]  # each starting model is a member from the first minute
+    assert all(view.promotions[m]["promote"] and view.snapshots[m]["step"] == 0 for m in starts.values())
+    assert starts["sac"] == f"sac-0-{load_checkpoint(ROOT / 'models/sac-hockey/policy.pt').sha256[:8]}"
+    # the first round trains against the anchors and the starting models, which are rated at once
+    assert all(g["b"] in ("basic-weak", "basic-strong", *starts.values()) for g in training)
+    rated = {name for g in view.rated_games() for name in (g["a"], g["b"])}
+    assert set(starts.values()) <= rated
     for name in ("sac", "tdmpc2", "muzero"):
         assert (league / "learners" / name / "league_state.json").is_file()
     assert (league / "leaderboard.md").is_file()
@@ -237,10 +246,15 @@ def test_sigkill_mid_league_then_restart_keeps_the_record_consistent(tmp_path):
     assert episodes == list(range(1, len(episodes) + 1)) and len(episodes) > len(
         [g for g in killed_at.games if g["kind"] == "train"]
     )
-    # every decided candidate played all its promotion games, once
+    # every decided candidate played all its promotion games, once, and its duel with the learner's best
+    duels = 0
     for member, decision in view.promotions.items():
-        played = [g for g in view.games if g["kind"] == "promotion" and g["a"] == member]
-        assert len(played) == decision["games"]
+        played = [g for opponent in decision["gate"] for g in view.by_match.get(f"promotion:{member}:{opponent}", [])]
+        assert len(played) == decision["games"] and all(g["kind"] == "promotion" for g in played)
+        if "incumbent" in decision:
+            assert len(view.by_match[f"promotion:{member}:{decision['incumbent']}"]) == 4  # head_to_head_games
+            duels += 1
+    assert duels > 0
     assert len(view.promotions) > len(killed_at.promotions)
     for member, decision in view.promotions.items():  # promoted snapshots come with a model card
         card = league / "members" / f"{member}.md"

@@ -1,5 +1,5 @@
 """The tiny league the league and cluster tests run: rounds of 300 steps, small SAC learners on CPU,
-a lenient promotion threshold so that the pool grows within seconds."""
+a lenient promotion gate so that the pool grows within seconds."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ min_games = 8
 anchor_games = 4
 opponents = 2
 threshold = 0.1
+head_to_head_games = 4
+head_to_head = 0.0
 [evaluation]
 pairs_per_round = 1
 games_per_pair = 4

@@ -1,0 +1,88 @@
+"""The promotion gate never lets a learner's line go backwards: a candidate must match its
+learner's best promoted member (or starting model) head to head, against the anchors and against
+the pool's top."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tiny_league import tiny_league_toml
+
+from agents.registry import make_agent, save_policy
+from evaluation.stats import WDL
+from league.config import open_league
+from league.ledger import LedgerReader, LedgerWriter, read_ledger
+from league.pool import Pool
+from league.promotion import Incumbent, decide
+from league.worker import LearnerWorker
+
+ROOT = Path(__file__).resolve().parents[1]
+ANCHORS = ["basic-weak", "basic-strong"]
+
+
+def _results(weak: WDL, strong: WDL, top: WDL) -> dict[str, WDL]:
+    return {"basic-weak": weak, "basic-strong": strong, "sac-800-aaaa": top}
+
+
+def _decide(candidate: dict[str, WDL], duel: WDL, incumbent: dict[str, WDL]):
+    return decide(candidate, ANCHORS, min_games=20, threshold=0.3, incumbent=Incumbent("sac-400-bbbb", duel, incumbent))
+
+
+def test_a_candidate_at_least_as_strong_as_the_best_is_promoted():
+    incumbent = _results(WDL(18, 2, 0), WDL(14, 4, 2), WDL(10, 0, 10))
+    decision = _decide(_results(WDL(19, 1, 0), WDL(15, 3, 2), WDL(11, 2, 7)), WDL(12, 4, 4), incumbent)
+    assert decision.promote, decision.reasons
+
+
+def test_a_candidate_that_loses_to_the_best_or_falls_behind_it_is_refused():
+    incumbent = _results(WDL(18, 2, 0), WDL(14, 4, 2), WDL(10, 0, 10))
+    strong_enough = _results(WDL(19, 1, 0), WDL(15, 3, 2), WDL(11, 2, 7))
+    lost_duel = _decide(strong_enough, WDL(6, 4, 10), incumbent)
+    assert not lost_duel.promote and lost_duel.reasons == [
+        "head to head against sac-400-bbbb: score 0.400 over 20 games, 0.5 needed"
+    ]
+    worse_at_strong = _decide(_results(WDL(19, 1, 0), WDL(2, 4, 14), WDL(11, 2, 7)), WDL(12, 4, 4), incumbent)
+    assert not worse_at_strong.promote
+    assert [r.split(":")[0] for r in worse_at_strong.reasons] == ["weaker than sac-400-bbbb against basic-strong"]
+    worse_at_top = _decide(_results(WDL(19, 1, 0), WDL(15, 3, 2), WDL(1, 2, 17)), WDL(12, 4, 4), incumbent)
+    assert [r.split(":")[0] for r in worse_at_top.reasons] == ["weaker than sac-400-bbbb against the pool's top"]
+    # without an incumbent only the pool bound counts, as before
+    assert decide(strong_enough, ANCHORS, min_games=20, threshold=0.3).promote
+
+
+def test_a_weaker_candidate_is_refused_against_the_starting_model(tmp_path):
+    """A learner starts from the shipped SAC; an untrained snapshot of it must not be promoted."""
+    league = tmp_path / "league"
+    toml = (
+        tiny_league_toml("a")
+        .replace("head_to_head = 0.0", "head_to_head = 0.5")
+        .replace('device = "cpu"', 'device = "cpu"\ninit = "models/sac-hockey/policy.pt"')
+        .replace("set = {batch_size = 16, hidden = [16, 16]}\n", "")
+    )
+    config_file = tmp_path / "league.toml"
+    config_file.write_text(toml)
+    config = open_league(league, config_file, create=True)
+    worker = LearnerWorker(league, config, "a", log=lambda line: None)
+    worker.state = worker._load_state()
+    worker.writer, worker.reader = LedgerWriter(league, role="a"), LedgerReader(league)
+    worker.pool = Pool(league, config.league.anchors, device="cpu")
+    worker._refresh()
+    worker._enter_starting_model(str(ROOT / "models" / "sac-hockey" / "policy.pt"))
+    start = worker.state["start"]
+    assert worker._best_promoted(worker._refresh()) == start
+
+    untrained = make_agent("sac")  # the shipped model's architecture, untrained
+    path = tmp_path / "candidate.pt"
+    save_policy(path, untrained, step=300)
+    record = worker.pool.add_snapshot(path, "a")
+    worker.writer.append(record)
+    assert worker._promote(record["member"])
+    worker.writer.close()
+
+    view = read_ledger(league)
+    decision = view.promotions[record["member"]]
+    assert decision["promote"] is False and decision["incumbent"] == start and decision["head_to_head"] < 0.5
+    assert any(reason.startswith(f"head to head against {start}") for reason in decision["reasons"])
+    assert len(view.by_match[f"promotion:{record['member']}:{start}"]) == 4
+    rated = {name for game in view.rated_games() for name in (game["a"], game["b"])}
+    assert start in rated and view.snapshots[start]["origin"] == "start"
