@@ -67,20 +67,23 @@ def _policy_started(record: GameRecord) -> bool:
 
 
 def format_table(rows: list[EvalRow]) -> str:
-    """A fixed-width table: one line per opponent, rates with 95% intervals, then the win rates
+    """A fixed-width table: one line per opponent, the score (wins + draws/2) / games and the rates
+    with 95% intervals, then the win rates
     per side (L/R) and by first possession (S: the policy started with the puck, R: the opponent)."""
-    header = (f"{'opponent':<24} {'games':>6} {'win':>22} {'draw':>22} {'loss':>22} {'win L/R':>13} "
+    width = max([24] + [len(row.opponent) for row in rows])
+    header = (f"{'opponent':<{width}} {'games':>6} {'score':>21} {'win':>22} {'draw':>22} {'loss':>22} {'win L/R':>13} "
               f"{'win S/R':>13} {'length':>7}")  # fmt: skip
     lines = [header, "-" * len(header)]
     for row in rows:
-        cells = []
+        low, high = row.total.score_interval(0.95)
+        cells = [f"{row.total.score:.3f} [{low:.3f},{high:.3f}]"]
         for which in ("wins", "draws", "losses"):
             low, high = row.total.interval(which)
             cells.append(f"{row.total.rate(which):6.1%} [{low:5.1%},{high:6.1%}]")
         sides = f"{_win_rate(row.left)}/{_win_rate(row.right)}"
         possession = f"{_win_rate(row.starting)}/{_win_rate(row.receiving)}"
         lines.append(
-            f"{row.opponent:<24} {row.total.games:>6} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22} "
+            f"{row.opponent:<{width}} {row.total.games:>6} {cells[0]:>21} {cells[1]:>22} {cells[2]:>22} {cells[3]:>22} "
             f"{sides:>13} {possession:>13} {row.mean_length:7.1f}"
         )
     return "\n".join(lines)

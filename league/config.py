@@ -16,6 +16,7 @@ from pathlib import Path
 import tomllib
 
 from agents.checkpoint import CheckpointError, load_checkpoint
+from agents.external import parse_external
 from agents.registry import canonical_name, entry, make_config
 from agents.train import TrainConfig
 from league.layout import config_file
@@ -126,12 +127,33 @@ class LearnerSettings:
 
 
 @dataclass(frozen=True)
+class ExternalSettings:
+    name: str
+    """Unique name: letters, digits, - and _ (the member is NAME-<first 8 of its sha256>)."""
+    player: str = ""
+    """py:PATH.py:FUNCTION (agents/external.py). A relative PATH is looked up from the current
+    directory, then from the project root."""
+
+    @property
+    def spec(self) -> str:
+        """The player with its file's path resolved (what the league loads)."""
+        path, sep, function = self.player[len("py:") :].rpartition(":")
+        file = Path(path)
+        if sep and not file.is_file() and not file.is_absolute() and (PROJECT_ROOT / file).is_file():
+            return f"py:{(PROJECT_ROOT / file).resolve()}:{function}"
+        return f"py:{file.resolve()}:{function}" if sep and file.is_file() else self.player
+
+
+@dataclass(frozen=True)
 class LeagueConfig:
     league: LeagueSettings = LeagueSettings()
     matchmaking: MatchmakingSettings = MatchmakingSettings()
     promotion: PromotionSettings = PromotionSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     learners: tuple[LearnerSettings, ...] = ()
+    externals: tuple[ExternalSettings, ...] = ()
+    """Players written with other code (classmates' agents, old agents): members from the start,
+    opponents in training and rating games like any promoted member, never trained."""
 
     def learner(self, name: str) -> LearnerSettings:
         for learner in self.learners:
@@ -154,6 +176,9 @@ class LeagueConfig:
             for key in ("set", "train"):
                 lines.append(f"{key} = {_toml_value(getattr(learner, key))}")
             lines.append("")
+        for external in self.externals:
+            lines += ["[[externals]]", f"name = {_toml_value(external.name)}",
+                      f"player = {_toml_value(external.player)}", ""]  # fmt: skip
         return "\n".join(lines)
 
     def round_steps(self, learner: LearnerSettings) -> int:
@@ -256,22 +281,24 @@ def parse_config(text: str, where: str = "league config") -> LeagueConfig:
     _refuse_non_finite(data, where)
     sections = {"league": LeagueSettings, "matchmaking": MatchmakingSettings, "promotion": PromotionSettings,
                 "evaluation": EvaluationSettings}  # fmt: skip
-    unknown = sorted(set(data) - set(sections) - {"learners"})
+    unknown = sorted(set(data) - set(sections) - {"learners", "externals"})
     if unknown:
-        raise ValueError(f"{where}: unknown section(s) {unknown}; expected {sorted(sections) + ['learners']}")
+        raise ValueError(
+            f"{where}: unknown section(s) {unknown}; expected {sorted(sections) + ['learners', 'externals']}"
+        )
     values = {}
     for name, cls in sections.items():
         section = data.get(name, {})
         if not isinstance(section, dict):
             raise ValueError(f"{where}: [{name}] must be a table")
         values[name] = config_from_dict(cls, section, where=f"{where} [{name}]")
-    learners = data.get("learners", [])
-    if not isinstance(learners, list) or not all(isinstance(item, dict) for item in learners):
-        raise ValueError(f"{where}: learners must be an array of tables ([[learners]])")
-    values["learners"] = tuple(
-        config_from_dict(LearnerSettings, item, where=f"{where} [[learners]] #{i + 1}")
-        for i, item in enumerate(learners)
-    )
+    for name, cls in (("learners", LearnerSettings), ("externals", ExternalSettings)):
+        tables = data.get(name, [])
+        if not isinstance(tables, list) or not all(isinstance(item, dict) for item in tables):
+            raise ValueError(f"{where}: {name} must be an array of tables ([[{name}]])")
+        values[name] = tuple(
+            config_from_dict(cls, item, where=f"{where} [[{name}]] #{i + 1}") for i, item in enumerate(tables)
+        )
     config = LeagueConfig(**values)
     _validate(config, where)
     return config
@@ -365,6 +392,16 @@ def _validate(config: LeagueConfig, where: str) -> None:
         if unknown:
             fail(f"{label} train", f"TrainConfig fields ({', '.join(sorted(known - _LEAGUE_OWNED))})", unknown)
         config.train_config(learner, "unused")  # type errors in train settings surface here
+    for external in config.externals:
+        label = f"[[externals]] {external.name!r}"
+        if not _NAME.match(external.name):
+            fail(f"{label} name", "letters, digits, '-' and '_' (starting with a letter or digit)", external.name)
+        if external.name in names or [e.name for e in config.externals].count(external.name) > 1:
+            fail(f"{label} name", "unique among learners and externals", external.name)
+        try:
+            parse_external(external.spec)
+        except (ValueError, FileNotFoundError) as error:
+            raise ValueError(f"{where}: {label} player: {error}") from None
 
 
 def load_config(path: str | Path) -> LeagueConfig:

@@ -137,8 +137,26 @@ def promotion_record(member: str, learner: str, decision, anchor_scores: dict, g
     return record
 
 
-def starting_model_record(member: str, learner: str) -> dict:
-    """A learner's starting model, promoted without a gate: it is where the learner's line begins."""
+def external_record(member: str, name: str, player) -> dict:
+    """An external player entering the league (``player``: its ``agents.external.ExternalPolicy``):
+    a snapshot of no learner whose file is the player's spec and whose hash covers its files."""
+    return {
+        "type": "snapshot",
+        "member": member,
+        "learner": name,
+        "algorithm": "external",
+        "step": 0,
+        "parent": None,
+        "sha256": player.sha256,
+        "file": player.name,
+        "config": {"files": list(player.files)},
+        "origin": "external",
+    }
+
+
+def ungated_promotion_record(member: str, learner: str, reason: str = "the learner's starting model") -> dict:
+    """A member promoted without a gate: a learner's starting model (where its line begins) or an
+    external player."""
     return {
         "type": "promotion",
         "member": member,
@@ -147,7 +165,7 @@ def starting_model_record(member: str, learner: str) -> dict:
         "score": None,
         "lower": None,
         "games": 0,
-        "reasons": ["the learner's starting model"],
+        "reasons": [reason],
         "anchors": {},
         "gate": [],
     }

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from agents.checkpoint import CheckpointError, load_checkpoint
+from agents.external import load_external
 from agents.registry import canonical_name, frozen_policy, make_opponent
 from league.layout import member_file, members_dir
 from league.ledger import snapshot_record
@@ -27,6 +28,10 @@ class MemberError(ValueError):
 
 def member_id(learner: str, step: int, sha256: str) -> str:
     return f"{learner}-{step}-{sha256[:8]}"
+
+
+def external_member_id(name: str, sha256: str) -> str:
+    return f"{name}-{sha256[:8]}"
 
 
 class Pool:
@@ -74,6 +79,8 @@ class Pool:
         record = self.snapshots.get(member)
         if record is None:
             return f"{member} is not a member of this league"
+        if record.get("origin") == "external":
+            return self._external_problem(member, record)
         path = self.league_dir / record["file"]
         try:
             stat = path.stat()
@@ -93,6 +100,22 @@ class Pool:
         self._checked[member] = (key, problem)
         if problem is not None:
             self._policies.pop(member, None)
+        return problem
+
+    def _external_problem(self, member: str, record: dict) -> str | None:
+        """An external player is loaded once per process and checked against the ledger's hash."""
+        cached = self._checked.get(member)
+        if cached is not None:
+            return cached[1]
+        try:
+            player = load_external(record["file"])
+            problem = None
+            if player.sha256 != record["sha256"]:
+                problem = (f"{member}: the files of {record['file']} changed since the ledger recorded them "
+                           "(hash mismatch); add it again under another name to play the new version")  # fmt: skip
+        except (ValueError, OSError) as error:
+            problem = f"{member}: {error}"
+        self._checked[member] = ((), problem)
         return problem
 
     def playable(self, members) -> tuple[list[str], list[str]]:
@@ -121,6 +144,14 @@ class Pool:
     def _load(self, member: str):
         """A snapshot as a frozen policy, from the very bytes whose hash was checked against the
         ledger (a file swapped since the last check is refused, whatever its size and time)."""
+        if self.snapshots[member].get("origin") == "external":
+            try:
+                player = load_external(self.snapshots[member]["file"])
+            except (ValueError, OSError) as error:
+                raise MemberError(f"{member}: {error}") from None
+            if player.sha256 != self.snapshots[member]["sha256"]:
+                raise MemberError(f"{member}: the files of {player.name} changed since the ledger recorded them")
+            return player
         path = self.league_dir / self.snapshots[member]["file"]
         try:
             checkpoint = load_checkpoint(path)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.external import load_external
 from agents.train import Hooks, build_trainer
 from arena.match import play_games
 from evaluation.model_card import model_card
@@ -39,13 +40,14 @@ from league.lease import Lease
 from league.ledger import (
     LedgerReader,
     LedgerWriter,
+    external_record,
     match_game_record,
     promotion_record,
-    starting_model_record,
     training_game_record,
+    ungated_promotion_record,
 )
 from league.matchmaking import evaluation_pairings, recent_scores, training_mix
-from league.pool import Pool
+from league.pool import Pool, external_member_id
 from league.promotion import Incumbent, decide, even_games, promotion_gate
 from plumbing.cli import entry_point
 from plumbing.files import atomic_write
@@ -129,6 +131,8 @@ class LearnerWorker:
             try:
                 if settings.init and "start" not in self.state:
                     self._enter_starting_model(self.trainer.config.init)
+                if not self.stop_reason:
+                    self._enter_externals()
                 status = self._loop()
             finally:
                 if timer is not None:
@@ -343,7 +347,7 @@ class LearnerWorker:
         if record["member"] not in view.snapshots:
             self._timed("ledger", self.writer.append, record)
         if record["member"] not in view.promotions:
-            self._timed("ledger", self.writer.append, starting_model_record(record["member"], self.name))
+            self._timed("ledger", self.writer.append, ungated_promotion_record(record["member"], self.name))
             self.log(f"[{self.name}] its starting model joins the league as {record['member']}")
         self._refresh()
         games = even_games(self.config.evaluation.games_per_pair)
@@ -364,6 +368,26 @@ class LearnerWorker:
         league = self.league_dir.resolve().name
         text = model_card(candidate, view.snapshots[candidate], league, values, len(games), decision, results)
         atomic_write(member_card_file(self.league_dir, candidate), lambda file: file.write(text.encode()))
+
+    def _enter_externals(self) -> None:
+        """The league's external players join as promoted members and play the anchors (once: any
+        learner that starts first enters them; the ledger keeps the first records)."""
+        view = self._refresh()
+        for external in self.config.externals:
+            player = load_external(external.spec)
+            member = external_member_id(external.name, player.sha256)
+            if member not in view.snapshots:
+                self._timed("ledger", self.writer.append, external_record(member, external.name, player))
+            if member not in view.promotions:
+                self._timed(
+                    "ledger", self.writer.append, ungated_promotion_record(member, external.name, "external player")
+                )
+                self.log(f"[{self.name}] external player {external.player} joins the league as {member}")
+            view = self._refresh()
+            games = even_games(self.config.evaluation.games_per_pair)
+            for anchor in self.pool.anchors if games else ():
+                if self._play(f"evaluation:start:{member}:{anchor}", member, anchor, games, "evaluation") is None:
+                    return
 
     def _evaluate(self, round_number: int) -> bool:
         ev = self.config.evaluation

@@ -1,10 +1,14 @@
-"""Evaluate a checkpoint against opponents: wins, draws and losses with 95% intervals, both sides.
+"""Evaluate a player head to head against opponents: score, wins, draws and losses with 95% intervals, both sides.
 
     python scripts/evaluate.py runs/sac/policy.pt --opponents weak,strong --games 1000 [--json]
     python scripts/evaluate.py models/tdmpc2-hockey/policy.pt --set mpc=True   # TD-MPC2 with planning
+    python scripts/evaluate.py models/sac-hockey/policy.pt \
+        --opponents models/muzero-hockey/policy.pt,py:../shared/external/shabin_sac.py:load
 
-Opponents are scripted names (weak, strong, random, idle) or checkpoint paths. Half of the games
-are played from each side; the table shows the overall rates and the win rate per side.
+The player and its opponents are checkpoint paths or external players (py:PATH.py:FUNCTION);
+opponents may also be scripted names (weak, strong, random, idle). Half of the games are played
+from each side; the table shows the score (wins + draws/2) / games, the overall rates and the win
+rate per side and by first possession.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import argparse
 import sys
 
 from agents.checkpoint import load_checkpoint
+from agents.external import is_external, load_external
 from agents.registry import load_policy, make_opponent
 from evaluation.evaluate import evaluate_policy, format_table, to_json
 from plumbing.cli import entry_point
@@ -21,8 +26,11 @@ from plumbing.cli import entry_point
 @entry_point
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoint", help="policy checkpoint (.pt) to evaluate")
-    parser.add_argument("--opponents", default="weak,strong", help="comma-separated names or checkpoint paths")
+    parser.add_argument(
+        "checkpoint", help="policy checkpoint (.pt) or external player (py:PATH.py:FUNCTION) to evaluate"
+    )
+    parser.add_argument("--opponents", default="weak,strong",
+                        help="comma-separated scripted names, checkpoint paths or py:PATH.py:FUNCTION")  # fmt: skip
     parser.add_argument("--games", type=int, default=1000, help="games per opponent (half from each side)")
     parser.add_argument("--seed", type=int, default=0, help="match seed")
     parser.add_argument("--n-envs", type=int, default=64, help="games played at once")
@@ -34,8 +42,18 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.games < 1:
         parser.error(f"--games must be positive, got {args.games}")
-    checkpoint = load_checkpoint(args.checkpoint)
-    policy = load_policy(args.checkpoint, device=args.device, overrides=tuple(args.set))
+    if is_external(args.checkpoint):
+        if args.set:
+            raise ValueError("--set changes a checkpoint's stored config; an external player has none")
+        checkpoint, policy = None, load_external(args.checkpoint)
+    else:
+        checkpoint = load_checkpoint(args.checkpoint)
+        policy = load_policy(args.checkpoint, device=args.device, overrides=tuple(args.set))
+    identity = (
+        {"algorithm": "external", "step": None, "weights_sha256": policy.sha256}
+        if checkpoint is None
+        else {"algorithm": checkpoint.algorithm, "step": checkpoint.step, "weights_sha256": checkpoint.sha256}
+    )
     names = [name.strip() for name in args.opponents.split(",") if name.strip()]
     if not names:
         raise ValueError(f"--opponents {args.opponents!r} names no opponent; e.g. --opponents weak,strong")
@@ -48,9 +66,7 @@ def main(argv=None) -> int:
             to_json(
                 rows,
                 checkpoint=args.checkpoint,
-                algorithm=checkpoint.algorithm,
-                step=checkpoint.step,
-                weights_sha256=checkpoint.sha256,
+                **identity,
                 games_per_opponent=args.games,
                 seed=args.seed,
                 config_overrides=args.set,
@@ -58,7 +74,9 @@ def main(argv=None) -> int:
         )
     else:
         print(
-            f"{args.checkpoint}: {checkpoint.algorithm} at step {checkpoint.step}, "
+            f"{args.checkpoint}: {identity['algorithm']}"
+            + (f" at step {identity['step']}" if checkpoint is not None else f" (sha256 {policy.sha256[:12]})")
+            + ", "
             f"{args.games} games per opponent (half from each side), seed {args.seed}"
             + (f", config changed: {' '.join(args.set)}" if args.set else "")
         )

@@ -86,3 +86,51 @@ def test_a_weaker_candidate_is_refused_against_the_starting_model(tmp_path):
     assert len(view.by_match[f"promotion:{record['member']}:{start}"]) == 4
     rated = {name for game in view.rated_games() for name in (game["a"], game["b"])}
     assert start in rated and view.snapshots[start]["origin"] == "start"
+
+
+def test_an_external_player_is_a_rated_member_and_a_training_opponent_and_a_changed_one_is_excluded(tmp_path):
+    from test_external import _player
+
+    source = _player(tmp_path / "player")
+    league = tmp_path / "league"
+    toml = tiny_league_toml("a").replace("round_steps = 300", "round_steps = 400")
+    toml = toml.replace("seed = 0\n", "seed = 0\nsteps = 800\n")  # two rounds of shooting drills: short games
+    toml = toml.replace("log_every = 100", 'log_every = 100, mode = "train_shooting"')
+    toml = toml.replace("[league]", "[matchmaking]\npfsp = 0.8\nlatest_self = 0.0\nanchors = 0.2\n[league]")
+    toml += f'\n[[externals]]\nname = "forward"\nplayer = "py:{source}:load"\n'
+    config_file = tmp_path / "league.toml"
+    config_file.write_text(toml)
+    config = open_league(league, config_file, create=True)
+    assert [e.name for e in config.externals] == ["forward"]
+    LearnerWorker(league, config, "a", log=lambda line: None).run()
+
+    view = read_ledger(league)
+    member = next(m for m, r in view.snapshots.items() if r.get("origin") == "external")
+    assert member.startswith("forward-") and view.snapshots[member]["config"]["files"] == ["player.py", "speed.txt"]
+    assert view.promotions[member]["promote"]
+    rated = {name for game in view.rated_games() for name in (game["a"], game["b"])}
+    assert member in rated
+    assert any(g["kind"] == "train" and g["b"] == member for g in view.games)  # the learner trained against it
+
+    (tmp_path / "player" / "speed.txt").write_text("-1.0")  # the player's files change: not the same member
+    pool = Pool(league, config.league.anchors, device="cpu")
+    pool.update(view.snapshots)
+    assert "changed since the ledger recorded them" in pool.problem(member)
+
+
+def test_bad_externals_in_a_league_config_are_refused_in_one_line(tmp_path):
+    import pytest
+
+    from league.config import parse_config
+
+    base = tiny_league_toml("a")
+    cases = {
+        '[[externals]]\nname = "x"\nplayer = "py:missing.py:load"\n': "does not exist",
+        '[[externals]]\nname = "a"\nplayer = "py:../shared/external/shabin_sac.py:load"\n': "unique",
+        '[[externals]]\nname = "x y"\nplayer = "py:../shared/external/shabin_sac.py:load"\n': "letters, digits",
+        '[[externals]]\nname = "x"\n': "player",
+        '[[externals]]\nname = "x"\nplayer = "shabin.py"\n': "expected py:PATH.py:FUNCTION",
+    }
+    for extra, message in cases.items():
+        with pytest.raises(ValueError, match=message):
+            parse_config(base + extra)
