@@ -63,6 +63,9 @@ class TrainConfig:
     path, optionally with a sampling weight: 'weak:1,strong:3,runs/a/policy.pt:2'."""
     steps: int = 1_500_000
     """Environment transitions to collect in total (a resumed run continues up to this number)."""
+    cpu_hours: float = 0.0
+    """Stop once the run has spent this much CPU time over all its segments (0: no limit): a
+    budget in compute rather than steps, for comparisons at equal compute."""
     run_dir: str = "runs/train"
     """Directory for checkpoints, policies and metrics."""
     seed: int = 0
@@ -123,6 +126,8 @@ class TrainConfig:
             raise ValueError("learning_starts, eval_every and threads must be >= 0")
         if not self.updates_per_step > 0:
             raise ValueError(f"updates_per_step must be positive, got {self.updates_per_step}")
+        if not (self.cpu_hours >= 0 and math.isfinite(self.cpu_hours)):
+            raise ValueError(f"cpu_hours must be a finite number >= 0 (0: no limit), got {self.cpu_hours}")
         if not 0 <= self.mirror <= 1:
             raise ValueError(f"mirror must lie in [0, 1] (the share of each batch flipped), got {self.mirror}")
         if not 0 <= self.curriculum_fraction < 1:
@@ -261,6 +266,7 @@ class Trainer:
         self.episodes = 0
         self.update_debt = 0.0
         self.wall_seconds = 0.0  # training time over all resumed segments
+        self.cpu_seconds = 0.0  # this run's processes' CPU time over all segments (the compute spent)
         self.recent: dict[str, deque] = {}
         self.latest_eval: dict[str, float] = {}
         self._stop: str | None = None
@@ -290,7 +296,8 @@ class Trainer:
                 status = self.train(self.config.steps)
                 if self._logged_step != self.step:  # a short run still leaves its row in train.csv
                     self._log_rates()
-                if status == "finished" and (not self.latest_eval or self.latest_eval.get("step") != self.step):
+                done = status == "finished" or "CPU budget" in status  # the run's end: its final snapshot
+                if done and (not self.latest_eval or self.latest_eval.get("step") != self.step):
                     self.snapshot_and_evaluate()
                 self.save()
             finally:
@@ -300,6 +307,7 @@ class Trainer:
             "step": self.step,
             "episodes": self.episodes,
             "wall_seconds": round(self._wall_now(), 1),
+            "cpu_seconds": round(self._cpu_now(), 1),
             "updates": int(self.agent.updates),
             "eval": self.latest_eval,
             "policy": str(self.run_dir / "policy.pt"),
@@ -343,17 +351,20 @@ class Trainer:
         self._sums, self._count = {}, 0
         self._clock, self._clock_step = time.perf_counter(), self.step
         self._segment_start, self._wall_before = self._clock, self.wall_seconds
+        self._segment_cpu, self._cpu_before = time.process_time(), self.cpu_seconds
 
     def train(self, until: int) -> str:
         """Collect and update until step ``until`` (at most ``steps``) or a stop request.
 
-        Returns "finished" when ``until`` was reached, else "stopped by <signal>".
+        Returns "finished" when ``until`` was reached, else "stopped by <signal or CPU budget>".
         """
         config = self.config
         until = min(until, config.steps)
         while self.step < until:
             if self._stop is not None:
                 return f"stopped by {self._stop}"
+            if config.cpu_hours and self._cpu_now() >= config.cpu_hours * 3600:
+                return f"stopped by its CPU budget ({config.cpu_hours:g} CPU-hours)"
             metrics = self._iteration()
             self._count += len(metrics)
             for row in metrics:
@@ -387,6 +398,7 @@ class Trainer:
             "train/steps_per_second": (self.step - self._clock_step) / max(now - self._clock, 1e-9),
             "train/updates": float(self.agent.updates),
             "train/episodes": float(self.episodes),
+            "train/cpu_hours": self._cpu_now() / 3600,
         }
         self._clock, self._clock_step = now, self.step
         self._logged_step = self.step
@@ -483,7 +495,8 @@ class Trainer:
         Returns the path of the step's policy snapshot."""
         path = self.run_dir / "policies" / f"step_{self.step:09d}.pt"
         self._check_finite()
-        extra = {"wall_seconds": round(self._wall_now(), 1), "episodes": self.episodes, "train": self.config.opponents}
+        extra = {"wall_seconds": round(self._wall_now(), 1), "cpu_seconds": round(self._cpu_now(), 1),
+                 "episodes": self.episodes, "train": self.config.opponents}  # fmt: skip
         digest = save_policy(path, self.agent, step=self.step, parent=self.parent, extra=extra)
         save_policy(self.run_dir / "policy.pt", self.agent, step=self.step, parent=self.parent, extra=extra)
         results: dict[str, float] = {"step": self.step}
@@ -499,6 +512,10 @@ class Trainer:
     def _wall_now(self) -> float:
         start = getattr(self, "_segment_start", None)
         return self.wall_seconds if start is None else self._wall_before + time.perf_counter() - start
+
+    def _cpu_now(self) -> float:
+        start = getattr(self, "_segment_cpu", None)
+        return self.cpu_seconds if start is None else self._cpu_before + time.process_time() - start
 
     def _check_finite(self) -> None:
         bad = [
@@ -525,6 +542,7 @@ class Trainer:
                 "update_debt": self.update_debt,
                 "parent": self.parent,
                 "wall_seconds": self._wall_now(),
+                "cpu_seconds": self._cpu_now(),
             },
             recent={label: list(values) for label, values in self.recent.items()},
             latest_eval=self.latest_eval,
@@ -560,6 +578,8 @@ class Trainer:
         self.step, self.episodes = int(counters["step"]), int(counters["episodes"])
         self.update_debt, self.parent = float(counters["update_debt"]), counters["parent"]
         self.wall_seconds = float(counters["wall_seconds"])
+        # checkpoints written before CPU time was counted: their wall time (one thread) stands in
+        self.cpu_seconds = float(counters.get("cpu_seconds", counters["wall_seconds"]))
         self.recent = {label: deque(values, maxlen=100) for label, values in payload["recent"].items()}
         self.latest_eval = payload["latest_eval"]
         self.collector.load_state_dict(payload["collector"], resolve=self.resolve_opponent)

@@ -193,6 +193,7 @@ def test_resume_continues_exactly(tmp_path):
     assert first["step"] == 600
     second = train(TrainConfig(steps=1200, run_dir=str(tmp_path / "split"), mode="curriculum", resume=True, **TINY))
     assert second["step"] == straight["step"] == 1200 and second["episodes"] == straight["episodes"]
+    assert second["cpu_seconds"] > first["cpu_seconds"] > 0  # the compute spent adds up over segments
     assert _weights(tmp_path / "split") == _weights(tmp_path / "straight")
 
 
@@ -230,6 +231,16 @@ def test_model_based_agents_train_and_resume_exactly(label, tmp_path):
     second = train(TrainConfig(agent=agent, steps=480, run_dir=str(tmp_path / "split"), resume=True, **settings))
     assert second["updates"] == straight["updates"] > 0 and second["episodes"] == straight["episodes"]
     assert _weights(tmp_path / "split") == _weights(tmp_path / "straight")
+
+
+def test_a_cpu_budget_stops_the_run_with_its_final_snapshot_and_a_resume_can_raise_it(tmp_path):
+    spent = train(TrainConfig(steps=100_000, run_dir=str(tmp_path), cpu_hours=1e-4, **TINY))  # 0.36 CPU-seconds
+    assert spent["status"].startswith("stopped by its CPU budget") and 0 < spent["step"] < 100_000
+    assert spent["cpu_seconds"] >= 0.36 and spent["eval"]["step"] == spent["step"]
+    more = train(TrainConfig(steps=100_000, run_dir=str(tmp_path), cpu_hours=3e-4, resume=True, **TINY))
+    assert more["step"] > spent["step"] and more["cpu_seconds"] >= 3 * 0.36
+    with pytest.raises(ValueError, match="cpu_hours must be"):
+        TrainConfig(cpu_hours=-1)
 
 
 def test_existing_run_needs_resume_and_resume_needs_the_same_settings(tmp_path):
