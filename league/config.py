@@ -72,6 +72,11 @@ class PromotionSettings:
     """Promote when the lower confidence bound of the score (wins + draws/2) exceeds this."""
     confidence: float = 0.95
     """Confidence level of that bound."""
+    exploiter_threshold: float = 0.7
+    """An exploiter's snapshot joins the pool when it scores at least this against its targets
+    (AlphaStar: 70%)."""
+    league_exploiter_reset: float = 0.25
+    """Chance that a league exploiter restarts from its starting weights after a promotion (AlphaStar: 0.25)."""
     head_to_head_games: int = 40
     """Games of a candidate against its learner's best promoted member (or starting model)."""
     head_to_head: float = 0.5
@@ -104,6 +109,11 @@ class LearnerSettings:
     """auto, cpu, cuda or cuda:N."""
     steps: int = 0
     """Total training steps of this learner (0: no limit)."""
+    role: str = "main"
+    """main (PFSP over the pool, self-play, anchors; promoted only when at least as strong as its
+    best), main-exploiter (trains against the main learners' latest snapshots only; a snapshot that
+    beats them joins the pool and the learner restarts from its starting weights) or
+    league-exploiter (PFSP over the pool; restarts now and then after a promotion)."""
     init: str = ""
     """A policy checkpoint to start from (weights only; empty: from scratch). A relative path is
     looked up from the current directory, then from the project root (models/... works anywhere)."""
@@ -185,8 +195,9 @@ class LeagueConfig:
         """Training steps between the learner's snapshots."""
         return learner.round_steps or self.league.round_steps
 
-    def train_config(self, learner: LearnerSettings, run_dir: str | Path) -> TrainConfig:
-        """The TrainConfig one learner's trainer runs with."""
+    def train_config(self, learner: LearnerSettings, run_dir: str | Path, run: int = 0) -> TrainConfig:
+        """The TrainConfig one learner's trainer runs with (``run``: how often it restarted from
+        its starting weights; each restart draws new seeds)."""
         values = {
             **{"eval_every": 0, "checkpoint_every": self.round_steps(learner), "threads": 1},
             **learner.train,
@@ -194,7 +205,7 @@ class LeagueConfig:
             "opponents": ",".join(canonical_name(a) for a in self.league.anchors),
             "steps": learner.steps or 10**15,
             "run_dir": str(run_dir),
-            "seed": self.league.seed + learner.seed,
+            "seed": self.league.seed + learner.seed + 1000 * run,
             "device": learner.device,
             "resume": True,
             "init": str(learner.init_path) if learner.init else "",
@@ -269,6 +280,7 @@ round_steps = 4000      # MuZero's search makes each step dearer: it snapshots a
 train = {learning_starts = 2000, updates_per_step = 0.125}
 """
 
+ROLES = ("main", "main-exploiter", "league-exploiter")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -350,6 +362,9 @@ def _validate(config: LeagueConfig, where: str) -> None:
     if promo.head_to_head_games < 2 or not 0 <= promo.head_to_head <= 1 or promo.anchor_tolerance < 0:
         fail("[promotion] head_to_head_games (>= 2), head_to_head (a score in [0, 1]) and anchor_tolerance (>= 0)",
              "in range", (promo.head_to_head_games, promo.head_to_head, promo.anchor_tolerance))  # fmt: skip
+    if not 0 < promo.exploiter_threshold <= 1 or not 0 <= promo.league_exploiter_reset <= 1:
+        fail("[promotion] exploiter_threshold (0, 1] and league_exploiter_reset [0, 1]", "in range",
+             (promo.exploiter_threshold, promo.league_exploiter_reset))  # fmt: skip
     if not 0 < promo.threshold < 1:
         fail("[promotion] threshold", "a score strictly between 0 and 1", promo.threshold)
     if not 0.5 < promo.confidence < 1:
@@ -372,6 +387,10 @@ def _validate(config: LeagueConfig, where: str) -> None:
             raise ValueError(f"{where}: {label} agent: {error}") from None
         if not item.learns:
             fail(f"{label} agent", "a learning agent (sac, ...)", learner.agent)
+        if learner.role not in ROLES:
+            fail(f"{label} role", f"one of {', '.join(ROLES)}", learner.role)
+        if learner.role == "main-exploiter" and not any(other.role == "main" for other in config.learners):
+            fail(f"{label} role", "main-exploiter only in a league with a main learner to exploit", learner.role)
         if learner.steps < 0:
             fail(f"{label} steps", ">= 0 (0: no limit)", learner.steps)
         if learner.round_steps < 0:

@@ -2,6 +2,7 @@
 
 LEAGUE/league.toml                      the config
 LEAGUE/learners/<name>/                 a learner's training run (checkpoints, metrics)
+LEAGUE/learners/<name>/run-<n>/         the runs of a learner restarted from its starting weights
 LEAGUE/learners/<name>/league_state.json   its round, phase and opponent mix
 LEAGUE/learners/<name>/owner.json       the lease of the process running it
 LEAGUE/members/<member>.pt, .md         snapshots and the model cards of promoted ones
@@ -29,6 +30,11 @@ def config_file(league_dir: str | Path) -> Path:
 def learner_dir(league_dir: str | Path, name: str) -> Path:
     """A learner's training run directory."""
     return Path(league_dir) / LEARNERS_DIR / name
+
+
+def learner_run_dir(league_dir: str | Path, name: str, run: int) -> Path:
+    """The directory of a learner's ``run``-th training run (0: the learner's own directory)."""
+    return learner_dir(league_dir, name) if run == 0 else learner_dir(league_dir, name) / f"run-{run}"
 
 
 def learner_state_file(league_dir: str | Path, name: str) -> Path:

@@ -108,6 +108,20 @@ def _weaker_than(incumbent: Incumbent, results: dict[str, WDL], anchors: list[st
     return reasons
 
 
+def decide_exploit(results: dict[str, WDL], games: int, threshold: float, confidence: float = 0.95) -> Decision:
+    """An exploiter's gate: its score against its targets (the main learners' latest snapshots)
+    reaches ``threshold`` over at least ``games`` games (AlphaStar's 70% rule, draws counted half)."""
+    total = sum(results.values(), WDL(0, 0, 0))
+    score = total.score if total.games else 0.0
+    lower = total.score_interval(confidence)[0] if total.games else 0.0
+    reasons = []
+    if total.games < games:
+        reasons.append(f"only {total.games} games against its targets, {games} needed")
+    elif score < threshold:
+        reasons.append(f"score {score:.3f} against its targets, {threshold} needed")
+    return Decision(not reasons, score, lower, total.games, reasons)
+
+
 def even_games(n: int) -> int:
     """``n`` rounded up to even, so that a match is played half from each side."""
     return n + (n % 2)

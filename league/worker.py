@@ -35,7 +35,7 @@ from evaluation.model_card import model_card
 from evaluation.ratings import rate_games
 from evaluation.stats import WDL
 from league.config import LeagueConfig, LearnerSettings, open_league
-from league.layout import learner_dir, learner_lease_file, learner_state_file, member_card_file
+from league.layout import learner_dir, learner_lease_file, learner_run_dir, learner_state_file, member_card_file
 from league.lease import Lease
 from league.ledger import (
     LedgerReader,
@@ -48,7 +48,7 @@ from league.ledger import (
 )
 from league.matchmaking import evaluation_pairings, recent_scores, training_mix
 from league.pool import Pool, external_member_id
-from league.promotion import Incumbent, decide, even_games, promotion_gate
+from league.promotion import Incumbent, decide, decide_exploit, even_games, promotion_gate
 from plumbing.cli import entry_point
 from plumbing.files import atomic_write
 from plumbing.signals import stop_signals
@@ -79,7 +79,7 @@ class LearnerWorker:
         self.name = name
         self.deadline = deadline
         self.log = log
-        self.run_dir = learner_dir(league_dir, name)
+        self.run_dir = learner_dir(league_dir, name)  # this run's; set from the state in run()
         self.state_path = learner_state_file(league_dir, name)
         self.stop_reason: str | None = None
         self.timing: dict[str, float] = {}
@@ -109,11 +109,10 @@ class LearnerWorker:
         self.pool = Pool(self.league_dir, config.league.anchors, device=settings.device,
                          seed=config.league.seed + settings.seed)  # fmt: skip
         self._refresh()
-        hooks = Hooks(on_episode=self._record_training_game)
-        self.trainer = build_trainer(config.train_config(settings, self.run_dir), hooks=hooks,
-                                     resolve_opponent=self.pool.policy)  # fmt: skip
+        self._build_trainer()
         if not self.trainer.has_checkpoint() and (self.state["round"] > 0 or self.state["phase"] != "train"):
             self._start_a_new_run()
+            self._build_trainer()
         elif self.trainer.resumed_from is not None:
             self.log(f"[{self.name}] resuming from {self.trainer.resumed_from}")
         if settings.init and not self.trainer.has_checkpoint():
@@ -140,15 +139,26 @@ class LearnerWorker:
                 self._save_state()
                 self.trainer.close()
                 self.writer.close()
-        summary = {"learner": self.name, "status": status, "step": self.trainer.step, "round": self.state["round"]}
-        self.log(f"[{self.name}] {status} at step {self.trainer.step} (round {self.state['round']})")
+        step = self.state.get("steps_before", 0) + self.trainer.step  # over all its runs
+        summary = {"learner": self.name, "status": status, "step": step, "round": self.state["round"]}
+        self.log(f"[{self.name}] {status} at step {step} (round {self.state['round']})")
         return summary
+
+    def _build_trainer(self) -> None:
+        """The trainer of the learner's current run (its own directory after a restart)."""
+        run = self.state.get("run", 0)
+        self.run_dir = self.league_dir / self.state["run_dir"] if "run_dir" in self.state else self.run_dir
+        self.trainer = build_trainer(self.config.train_config(self.settings, self.run_dir, run=run),
+                                     hooks=Hooks(on_episode=self._record_training_game),
+                                     resolve_opponent=self.pool.policy)  # fmt: skip
 
     def _loop(self) -> str:
         round_steps = self.config.round_steps(self.settings)
-        limit = self.trainer.config.steps
         while True:
             state = self.state
+            if state["phase"] == "train" and state.get("restart"):
+                self._restart_from_start()
+            limit = self.trainer.config.steps - state.get("steps_before", 0)  # the learner's steps, over its runs
             if state["phase"] == "train":
                 if self.trainer.step >= limit:
                     return "finished its steps"
@@ -156,7 +166,8 @@ class LearnerWorker:
                     self._set_training_mix()
                     state["mix_round"] = state["round"]
                     self._save_state()
-                target = min((state["round"] + 1) * round_steps, limit)
+                rounds = state["round"] + 1 - state.get("run_round", 0)  # this run's rounds, this one included
+                target = min(rounds * round_steps, limit)
                 started = time.perf_counter()
                 before = dict(self.trainer.timing)
                 status = self.trainer.train(target)
@@ -197,8 +208,25 @@ class LearnerWorker:
         run = self.state.get("run", 0) + 1
         self.log(f"[{self.name}] no training checkpoint is left in {self.trainer.checkpoint_path.parent} although "
                  f"round {self.state['round']} was reached: starting over from step 0 as run {run}")  # fmt: skip
-        self.state = {"round": 0, "phase": "train", "candidate": None, "run": run}
+        self.state = {"round": 0, "phase": "train", "candidate": None, "run": run,
+                      "run_dir": str(learner_run_dir(".", self.name, run))}  # fmt: skip
         self._save_state()
+
+    def _restart_from_start(self) -> None:
+        """An exploiter restarts from its starting weights (or from scratch, with new seeds) after
+        a promotion: a new run in its own directory, under a new run tag; its rounds go on."""
+        run = self.state.get("run", 0) + 1
+        self.trainer.close()
+        self.state.update(run=run, run_dir=str(learner_run_dir(".", self.name, run)), restart=False,
+                          run_round=self.state["round"],
+                          steps_before=self.state.get("steps_before", 0) + self.trainer.step)  # fmt: skip
+        self.state.pop("mix_round", None)
+        self._save_state()
+        self._build_trainer()
+        self.trainer.open()
+        self.trainer.save()  # the new run exists on disk before anything else happens
+        start = self.settings.init or "scratch"
+        self.log(f"[{self.name}] restarts from {start} as run {run} in {self.run_dir}")
 
     def _restore_round_mix(self) -> None:
         """A round resumed from the checkpoint that ended the round before it gets the mix it was
@@ -226,12 +254,22 @@ class LearnerWorker:
         if latest is not None and self.pool.problem(latest) is not None:
             latest = None
         scores = recent_scores(view.games, self.name, mm.window)
+        shares = (mm.pfsp, mm.latest_self, mm.anchors)
+        targets = self._exploit_targets(view) if self.settings.role == "main-exploiter" else []
+        if targets:  # a main exploiter trains against the main learners' latest snapshots only
+            mix = {member: 1.0 for member in targets}
+            self.trainer.collector.set_opponents(mix, self.pool.policy)
+            self.state.update(mix=mix, mix_step=self.trainer.step, mix_rng=self.mix_rng.bit_generator.state)
+            self._add_time("matchmaking", time.perf_counter() - started)
+            return
+        if self.settings.role == "league-exploiter":
+            shares = (1.0, 0.0, 0.0)  # PFSP over the whole pool (anchors only while the pool is empty)
         mix = training_mix(
             pool=[m for m in promoted if m != latest],
             anchors=self.pool.anchors,
             latest_self=latest,
             scores=scores,
-            shares=(mm.pfsp, mm.latest_self, mm.anchors),
+            shares=shares,
             weighting=mm.weighting,
             exponent=mm.exponent,
             max_opponents=mm.max_opponents,
@@ -258,16 +296,15 @@ class LearnerWorker:
         view = self._refresh()
         if candidate in view.promotions:
             return True
+        if self.settings.role != "main":
+            return self._promote_exploiter(candidate, view)
         promo = self.config.promotion
         anchors = self.pool.anchors
         games_against, incumbent = self._gate(candidate, view)
         gate = list(games_against)
-        results: dict[str, WDL] = {}
-        for opponent, games in games_against.items():
-            record = self._play(f"promotion:{candidate}:{opponent}", candidate, opponent, games, "promotion")
-            if record is None:
-                return False
-            results[opponent] = record
+        results = self._play_gate(candidate, games_against)
+        if results is None:
+            return False
         best = None
         if incumbent is not None:
             best = self._incumbent_games(candidate, incumbent, games_against)
@@ -286,6 +323,57 @@ class LearnerWorker:
                  f"over {decision.games} games against {len(gate)} members{duel}; {verdict}")  # fmt: skip
         return True
 
+    def _exploit_targets(self, view) -> list[str]:
+        """The main learners' latest playable snapshots: what a main exploiter trains against."""
+        mains = {learner.name for learner in self.config.learners if learner.role == "main"}
+        latest: dict[str, tuple[int, str]] = {}
+        for member, record in view.snapshots.items():
+            if record["learner"] in mains and self.pool.problem(member) is None:
+                latest[record["learner"]] = max(latest.get(record["learner"], (-1, "")), (record["step"], member))
+        return sorted(member for _, member in latest.values())
+
+    def _promote_exploiter(self, candidate: str, view) -> bool:
+        """A main exploiter's candidate plays its targets; promoted, the exploiter restarts. A league
+        exploiter's faces the usual gate without the never-weaker rule and restarts by chance."""
+        promo = self.config.promotion
+        stored = self.state.get("gate")
+        if stored is not None and stored.get("candidate") == candidate:
+            games_against = {m: g for m, g in stored["games"].items() if self.pool.problem(m) is None}
+        elif self.settings.role == "main-exploiter":
+            games = even_games(promo.head_to_head_games)
+            games_against = {member: games for member in self._exploit_targets(view)}
+        else:
+            table = self._timed("ratings", rate_games, _rated(view), keep_history=False)
+            promoted, _ = self.pool.playable(m for m, r in view.promotions.items() if r["promote"] and m != candidate)
+            rating = lambda m: table.conservative(m) if m in table.ratings else None  # noqa: E731
+            games_against = promotion_gate(self.pool.anchors, promoted, rating, promo.opponents, promo.min_games,
+                                           promo.anchor_games)  # fmt: skip
+        self.state["gate"] = {"candidate": candidate, "games": games_against, "incumbent": None}
+        self._save_state()
+        results = self._play_gate(candidate, games_against)
+        if results is None:
+            return False
+        if self.settings.role == "main-exploiter":
+            decision = decide_exploit(results, even_games(promo.head_to_head_games), promo.exploiter_threshold,
+                                      promo.confidence)  # fmt: skip
+            restart = decision.promote
+        else:
+            decision = decide(results, self.pool.anchors, promo.min_games, promo.threshold, promo.confidence)
+            coin = np.random.default_rng([self.config.league.seed, self.settings.seed, 31, self.state["round"]])
+            restart = decision.promote and coin.random() < promo.league_exploiter_reset
+        if decision.promote:
+            self._timed("ratings", self._write_model_card, candidate, results, decision)
+        anchor_scores = {a: results[a].score for a in self.pool.anchors if a in results}
+        record = promotion_record(candidate, self.name, decision, anchor_scores, list(games_against))
+        self.state["restart"] = restart  # acted on when the next round starts
+        self._save_state()
+        self._timed("ledger", self.writer.append, record)
+        verdict = "PROMOTED" if decision.promote else "not promoted: " + "; ".join(decision.reasons)
+        self.log(f"[{self.name}] {candidate} ({self.settings.role}): score {decision.score:.3f} over "
+                 f"{decision.games} games against {len(games_against)} members; {verdict}"
+                 + ("; restarts" if restart else ""))  # fmt: skip
+        return True
+
     def _incumbent_games(self, candidate: str, incumbent: str, games_against: dict[str, int]) -> Incumbent | None:
         """The candidate's duel with the learner's best promoted member, and that member's games
         against the same gate (from the ledger where it already played them). None on a stop."""
@@ -293,13 +381,19 @@ class LearnerWorker:
                           even_games(self.config.promotion.head_to_head_games), "promotion")  # fmt: skip
         if duel is None:
             return None
-        results = {}
+        results = self._play_gate(incumbent, games_against)
+        return None if results is None else Incumbent(incumbent, duel, results)
+
+    def _play_gate(self, member: str, games_against: dict[str, int]) -> dict[str, WDL] | None:
+        """``member``'s promotion games against each gate opponent (from the ledger where already
+        played); None when a stop came first."""
+        results: dict[str, WDL] = {}
         for opponent, games in games_against.items():
-            record = self._play(f"promotion:{incumbent}:{opponent}", incumbent, opponent, games, "promotion")
+            record = self._play(f"promotion:{member}:{opponent}", member, opponent, games, "promotion")
             if record is None:
                 return None
             results[opponent] = record
-        return Incumbent(incumbent, duel, results)
+        return results
 
     def _gate(self, candidate: str, view) -> tuple[dict[str, int], str | None]:
         """Whom the candidate plays at the gate and the learner's best promoted member it must
@@ -454,7 +548,8 @@ class LearnerWorker:
 
     def _save_state(self) -> None:
         self.state["timing"] = self.timing
-        self.state["step"] = self.trainer.step if hasattr(self, "trainer") else 0
+        run_step = self.trainer.step if hasattr(self, "trainer") else 0
+        self.state["step"] = self.state.get("steps_before", 0) + run_step  # over all its runs
         text = json.dumps(self.state, indent=2) + "\n"
         atomic_write(self.state_path, lambda file: file.write(text.encode()))
 

@@ -9,7 +9,7 @@ import pytest
 from evaluation.ratings import rate_games
 from evaluation.stats import WDL
 from league.matchmaking import evaluation_pairings, pfsp_weights, recent_scores, training_mix
-from league.promotion import decide
+from league.promotion import Incumbent, decide
 
 
 def test_hard_weighting_prefers_the_opponents_the_learner_loses_to():
@@ -73,23 +73,23 @@ def test_evaluation_pairings_prefer_uncertain_members_and_skip_anchor_pairs():
 
 # ---------------------------------------------------------------------------- promotion gate
 def test_promotion_needs_the_lower_bound_above_the_threshold():
-    clear = decide(WDL(80, 10, 10), {}, None, min_games=100, threshold=0.55)
+    clear = decide({"m": WDL(80, 10, 10)}, [], min_games=100, threshold=0.55)
     assert clear.promote and clear.lower > 0.55
-    close = decide(WDL(55, 10, 35), {}, None, min_games=100, threshold=0.55)  # score 0.60, bound below 0.55
+    close = decide({"m": WDL(55, 10, 35)}, [], min_games=100, threshold=0.55)  # score 0.60, bound below 0.55
     assert not close.promote and "threshold" in close.reasons[0]
-    few = decide(WDL(9, 0, 0), {}, None, min_games=100, threshold=0.55)
+    few = decide({"m": WDL(9, 0, 0)}, [], min_games=100, threshold=0.55)
     assert not few.promote and "9 games" in few.reasons[0]
 
 
 def test_promotion_refuses_a_regression_against_an_anchor():
-    pool = WDL(90, 5, 5)
-    anchors = {"basic-weak": WDL(40, 0, 0), "basic-strong": WDL(5, 5, 30)}  # 0.19 against strong
-    reference = {"basic-weak": 0.95, "basic-strong": 0.70}
-    decision = decide(pool, anchors, reference, min_games=100, threshold=0.55)
+    anchors = ["basic-weak", "basic-strong"]
+    results = {"basic-weak": WDL(40, 0, 0), "basic-strong": WDL(5, 5, 30), "m": WDL(45, 0, 5)}  # 0.19 against strong
+    best = Incumbent("best", WDL(10, 0, 10), {"basic-weak": WDL(38, 0, 2), "basic-strong": WDL(28, 0, 12)})
+    decision = decide(results, anchors, min_games=100, threshold=0.55, incumbent=best)
     assert not decision.promote
-    assert len(decision.reasons) == 1 and "basic-strong" in decision.reasons[0]
-    fine = decide(pool, {**anchors, "basic-strong": WDL(25, 5, 10)}, reference, min_games=100, threshold=0.55)
-    assert fine.promote
+    assert len(decision.reasons) == 1 and "against basic-strong" in decision.reasons[0]
+    fine = decide({**results, "basic-strong": WDL(25, 5, 10)}, anchors, min_games=100, threshold=0.55, incumbent=best)
+    assert fine.promote, fine.reasons
 
 
 def test_score_interval_counts_draws_as_half_and_narrows_with_games():
