@@ -175,15 +175,15 @@ def record_problem(record: dict) -> str | None:
     """What makes a record unusable (a missing or mistyped field, an unknown value), or None.
 
     Types other than these three are ignored by readers, so records of later versions pass."""
-    kind = record.get("type")
-    fields = REQUIRED_FIELDS.get(kind)
+    record_type = record.get("type")
+    fields = REQUIRED_FIELDS.get(record_type)
     if fields is None:
-        return None if isinstance(kind, str) else f"record without a type ({sorted(record)[:6]})"
+        return None if isinstance(record_type, str) else f"record without a type ({sorted(record)[:6]})"
     for name, types in fields.items():
         value = record.get(name)
         if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
-            return f"{kind} record lacks a valid {name!r} (got {value!r})"
-    if kind == "game" and (record["kind"] not in GAME_KINDS or record["outcome"] not in (-1, 0, 1)):
+            return f"{record_type} record lacks a valid {name!r} (got {value!r})"
+    if record_type == "game" and (record["kind"] not in GAME_KINDS or record["outcome"] not in (-1, 0, 1)):
         return f"game record {record['id']!r} has kind {record['kind']!r} and outcome {record['outcome']!r}"
     return None
 
@@ -344,17 +344,17 @@ class LedgerReader:
         if problem is not None:
             self.view.skipped.append(f"{where}: {problem}; record ignored")
             return
-        kind = record["type"]
-        if kind == "game":
+        record_type = record["type"]
+        if record_type == "game":
             if record["id"] in self._ids:
                 self.view.duplicates += 1
                 return
             self._ids.add(record["id"])
             self.view.games.append(record)
             self.view.by_match.setdefault(record["match"], []).append(record)
-        elif kind == "snapshot":
+        elif record_type == "snapshot":
             self.view.snapshots.setdefault(record["member"], record)
-        elif kind == "promotion":
+        elif record_type == "promotion":
             self.view.promotions.setdefault(record["member"], record)
 
     def has(self, game_id: str) -> bool:
