@@ -70,11 +70,13 @@ class WDL:
         return WDL(self.wins + other.wins, self.draws + other.draws, self.losses + other.losses)
 
     def summary(self) -> dict:
-        """Counts, rates and 95% intervals as plain data."""
+        """Counts, rates, the score and 95% intervals as plain data."""
         out: dict = {**asdict(self), "games": self.games}
         for which, short in (("wins", "win"), ("draws", "draw"), ("losses", "loss")):
             out[f"{short}_rate"] = self.rate(which)
             out[f"{short}_ci95"] = list(self.interval(which))
+        if self.games:  # the score (wins + draws/2) / games, the head-to-head measure
+            out["score"], out["score_ci95"] = self.score, list(self.score_interval(0.95))
         return out
 
     def __str__(self) -> str:
