@@ -66,6 +66,13 @@ def _policy_started(record: GameRecord) -> bool:
     return record.one_starting == (record.a_side == "left")
 
 
+LEGEND = (
+    "score: (wins + draws/2) / games; each rate with its 95% interval. win L/R: win rate playing on the left / "
+    "right. win S/R: win rate in the games the policy started with the puck / the opponent did. length: mean "
+    "steps per game."
+)
+
+
 def format_table(rows: list[EvalRow]) -> str:
     """A fixed-width table: one line per opponent, the score (wins + draws/2) / games and the rates
     with 95% intervals, then the win rates
@@ -86,6 +93,7 @@ def format_table(rows: list[EvalRow]) -> str:
             f"{row.opponent:<{width}} {row.total.games:>6} {cells[0]:>21} {cells[1]:>22} {cells[2]:>22} {cells[3]:>22} "
             f"{sides:>13} {possession:>13} {row.mean_length:7.1f}"
         )
+    lines.append(LEGEND)
     return "\n".join(lines)
 
 
