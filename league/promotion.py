@@ -11,13 +11,18 @@ promoted when all hold:
    out (DI-engine promotes on a raw 70% after 8 games).
 2. Head to head against the incumbent it scores at least ``head_to_head`` (0.5: at least even).
 3. Against each anchor, and against the gate's promoted members together, the data does not show
-   it weaker than the incumbent against the same opponents: the upper end of its score interval
-   is at least the incumbent's score there minus ``tolerance``. The course's winning teams judged
-   their snapshots this way: against their best so far, the bots and their pool's best.
+   it weaker than the incumbent against the same opponents: the incumbent's score there exceeds
+   the candidate's by no more than ``tolerance`` plus the two-sample margin at ``confidence``
+   (both scores are estimates: the incumbent's came from its own gate, where a lucky sample is
+   what got it promoted, so treating it as exact would refuse equal candidates). The course's
+   winning teams judged their snapshots this way: against their best so far, the bots and their
+   pool's best.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass, field
 
 from evaluation.stats import WDL
@@ -64,8 +69,8 @@ def decide(
         threshold: the bound the lower confidence limit of the gate score must exceed.
         incumbent: the learner's best promoted member and its games (None: the learner has none).
         head_to_head: the score against the incumbent needed, at least.
-        tolerance: how far the candidate's upper bound may fall below the incumbent's score
-            against the same opponents.
+        tolerance: how far the candidate's score may fall below the incumbent's against the same
+            opponents beyond the two-sample margin.
     """
     reasons = []
     vs_pool = sum(results.values(), WDL(0, 0, 0))
@@ -101,11 +106,26 @@ def _weaker_than(incumbent: Incumbent, results: dict[str, WDL], anchors: list[st
         if mine.games == 0 or theirs.games == 0:
             reasons.append(f"no games against {label} to compare with {name}")
             continue
-        upper = mine.score_interval(confidence)[1]
-        if upper < theirs.score - tolerance:
-            reasons.append(f"weaker than {name} against {label}: score {mine.score:.3f} (upper bound {upper:.3f}) "
-                           f"against its {theirs.score:.3f}")  # fmt: skip
+        gap = theirs.score - mine.score
+        margin = _z(confidence) * math.sqrt(_variance(mine) / mine.games + _variance(theirs) / theirs.games)
+        if gap > margin + tolerance:
+            reasons.append(f"weaker than {name} against {label}: score {mine.score:.3f} against its "
+                           f"{theirs.score:.3f} ({mine.games} and {theirs.games} games; a gap over "
+                           f"{margin + tolerance:.3f} is significant)")  # fmt: skip
     return reasons
+
+
+def _variance(record: WDL) -> float:
+    """The variance of one game's score (1, 1/2 or 0) in this record, at least that of one game
+    in a hundred going the other way (so 40 wins out of 40 do not count as certain)."""
+    n, s = record.games, record.score
+    spread = (record.wins * (1 - s) ** 2 + record.draws * (0.5 - s) ** 2 + record.losses * s**2) / n
+    return max(spread, 0.01 * 0.99)
+
+
+def _z(confidence: float) -> float:
+    """The two-sided normal quantile of ``confidence`` (1.96 for 0.95)."""
+    return statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
 def decide_exploit(results: dict[str, WDL], games: int, threshold: float, confidence: float = 0.95) -> Decision:
