@@ -4,8 +4,8 @@ The manager starts each learner as its own process (``python -m league.worker``,
 a cluster batch job runs) and otherwise only reads: every ``report_every`` seconds it reads the
 new ledger records, prints a status line and rewrites the leaderboard. Learners meet only
 through the league directory, so the manager can die without harm; run it again and the
-league continues. Ctrl-C (SIGINT to the whole process group) makes every learner save and stop;
-at the time budget the manager sends SIGTERM, which does the same.
+league continues. Ctrl-C, SIGTERM or SIGUSR1 to the manager makes every learner save and stop
+(the manager passes the signal on); at the time budget the manager sends SIGTERM, which does the same.
 """
 
 from __future__ import annotations
@@ -73,24 +73,27 @@ class LeagueManager:
                  "top 3 by TrueSkill mu - 3 sigma")  # fmt: skip
         for name in names:
             self.processes[name] = self._spawn(name)
-        interrupted = terminated = False
+        # A stop signal is relayed to every learner: Ctrl-C in a terminal reaches them anyway, but a
+        # league started in the background (SIGINT ignored) or stopped with kill gets only SIGTERM.
+        stop: list[str] = []
+        terminated = False
         try:
-            next_report = time.time() + self.config.league.report_every
-            while any(p.poll() is None for p in self.processes.values()):
-                time.sleep(0.5)
-                if time.time() >= next_report:
-                    self.safe_report()
-                    next_report = time.time() + self.config.league.report_every
-                if self.deadline is not None and time.time() >= self.deadline and not terminated:
-                    self._signal_all(signal.SIGTERM)  # the learners' own timers normally got there first
-                    terminated = True
-                if self.deadline is not None and time.time() >= self.deadline + STOP_GRACE_SECONDS:
-                    self._signal_all(signal.SIGKILL)
-        except KeyboardInterrupt:
-            interrupted = True
-            self.log("stopping: every learner saves its state (Ctrl-C again to wait less politely)")
-            self._signal_all(signal.SIGINT)
-            self._wait_all()
+            with stop_signals(stop.append):
+                next_report = time.time() + self.config.league.report_every
+                while any(p.poll() is None for p in self.processes.values()) and not stop:
+                    time.sleep(0.5)
+                    if time.time() >= next_report:
+                        self.safe_report()
+                        next_report = time.time() + self.config.league.report_every
+                    if self.deadline is not None and time.time() >= self.deadline and not terminated:
+                        self._signal_all(signal.SIGTERM)  # the learners' own timers normally got there first
+                        terminated = True
+                    if self.deadline is not None and time.time() >= self.deadline + STOP_GRACE_SECONDS:
+                        self._signal_all(signal.SIGKILL)
+                if stop:
+                    self.log(f"stopping ({stop[0]}): every learner saves its state")
+                    self._signal_all(getattr(signal, stop[0]))
+                    self._wait_all()
         finally:
             self._signal_all(signal.SIGTERM)
             self._wait_all()
@@ -102,7 +105,7 @@ class LeagueManager:
             self.log(f"learner {name} failed (exit code {code}): {self.causes.get(name, 'see its lines above')}")
         if failed:
             return 1
-        return 130 if interrupted else 0
+        return 128 + getattr(signal, stop[0]) if stop else 0
 
     def _spawn(self, name: str) -> subprocess.Popen:
         command = [sys.executable, "-m", "league.worker", "--league-dir", str(self.league_dir), "--learner", name]

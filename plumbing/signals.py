@@ -1,7 +1,8 @@
 """Stopping cleanly on a signal: Ctrl-C, a kill, or SLURM's warning before the time limit.
 
 Inside ``stop_signals(on_stop)`` those signals call ``on_stop(name)`` instead of ending the
-process, so a long job can finish its step, save and return.
+process, so a long job can finish its step, save and return. A SIGINT that was ignored when the
+process started (a shell's background job) stays ignored.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def stop_signals(on_stop):
         number = getattr(signal, name, None)
         if number is None:
             continue
+        if name == "SIGINT" and signal.getsignal(number) == signal.SIG_IGN:
+            continue  # started in the background (`cmd &`): Ctrl-C is meant for the foreground job
         try:
             previous[number] = signal.signal(number, handler)
         except ValueError:  # not the main thread

@@ -184,3 +184,46 @@ def test_a_full_disk_stops_the_league_in_one_line_and_a_rerun_loses_nothing(fini
         assert ratings[0] == ratings[1]  # rebuilt from the ledger, identically
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def _workers_of(league_dir: Path) -> list[int]:
+    """Pids of live learner processes of this league (read from /proc: Linux, as on clusters)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if b"league.worker" in command and str(league_dir).encode() in command:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds the learner processes in /proc (Linux)")
+def test_sigterm_to_a_background_league_stops_its_learners_after_they_save(tmp_path):
+    """A league started in the background ignores SIGINT (as a shell's `cmd &` does) and is stopped
+    with kill: the manager passes SIGTERM on, so no learner is left running and each saves first."""
+    league_dir = tmp_path / "league"
+    (tmp_path / "league.toml").write_text(TOML)
+    command = [sys.executable, str(ROOT / "scripts" / "league.py"), "--league-dir", str(league_dir),
+               "--config", str(tmp_path / "league.toml"), "--minutes", "0"]  # fmt: skip
+    log = tmp_path / "league.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # fmt: skip
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and process.poll() is None and not list(league_dir.glob("members/a-*.pt")):
+            time.sleep(0.1)  # the learner is in its loop once its first snapshot is out
+        assert process.poll() is None, log.read_text()
+        process.send_signal(signal.SIGINT)  # ignored, as in the background
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=240)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    text = log.read_text()
+    assert code == 128 + signal.SIGTERM, text
+    assert _workers_of(league_dir) == [], text
+    assert "[a] stopped by SIGTERM" in text, text
+    assert (league_dir / "learners" / "a" / "checkpoints" / "training.pt").is_file()
