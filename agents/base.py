@@ -10,6 +10,7 @@ and adds ``act(obs, explore=...)``, ``update(batch) -> dict[str, float]``, the w
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from agents.common.runtime import load_optimizer_state, resolve_device
 from arena.hockey.constants import ACTION_DIM
 from arena.policy import reset_policy
 from plumbing.config import ConfigError, config_from_dict, config_to_dict, parse_overrides  # noqa: F401 (re-exported)
@@ -131,6 +133,56 @@ class Learner:
     """Whether the replay buffer samples by priority (``last_priorities`` after each update)."""
     last_priorities: np.ndarray | None = None
     """The sampled items' new priorities after the last update (prioritized replay)."""
+    generator: torch.Generator | None = None
+    """What the agent's own sampling draws from (None: it draws from NumPy generators of its own)."""
+
+    # ------------------------------------------------------------------ what every learner sets up
+    def _start(self, config, spec: AgentSpec, seed: int, generator: bool = True) -> None:
+        """Keep the config, spaces and seed; pick the device; count updates from zero; and, with
+        ``generator``, make the torch generator that the agent's sampling draws from."""
+        self.config, self.spec, self.seed = config, spec, seed
+        self.device = resolve_device(config.device)
+        self.updates = 0
+        if generator:
+            self.generator = torch.Generator(device=self.device)
+            self.generator.manual_seed(seed)
+
+    @contextlib.contextmanager
+    def _seeded(self):
+        """Initialise networks from the agent's seed without moving the process's torch generator."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            yield
+
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimizers, by the name their state is saved under."""
+        return {}
+
+    def _networks(self) -> list[torch.nn.Module]:
+        """The networks that ``eval()`` freezes."""
+        return []
+
+    def training_state(self) -> dict:
+        """Optimizer states, the update count and the sampling generator; agents add their own."""
+        state: dict = {name: optimizer.state_dict() for name, optimizer in self._optimizers().items()}
+        state["updates"] = self.updates
+        if self.generator is not None:
+            state["generator"] = self.generator.get_state()
+        return state
+
+    def load_training_state(self, state: dict) -> None:
+        for name, optimizer in self._optimizers().items():
+            load_optimizer_state(optimizer, state[name])
+        self.updates = int(state["updates"])
+        if self.generator is not None:
+            self.generator.set_state(state["generator"].to("cpu"))
+
+    def eval(self):
+        """Frozen for play: evaluation mode and no gradients (returns the agent)."""
+        for network in self._networks():
+            network.eval()
+            network.requires_grad_(False)
+        return self
 
     @property
     def sampling(self) -> dict:

@@ -30,7 +30,6 @@ from torch.nn import functional
 from agents.base import OPPONENT_ACTION, AgentSpec, Learner
 from agents.common.buffer import Batch
 from agents.common.distributional import support_to_scalar
-from agents.common.runtime import load_optimizer_state, resolve_device
 from agents.muzero import losses
 from agents.muzero.config import MuZeroConfig
 from agents.muzero.maxmin import maxmin_search
@@ -58,10 +57,8 @@ class MuZeroAgent(Learner):
         if self.actions.table.shape[1] != spec.action_dim:
             raise ValueError(f"muzero: the {config.actions} moves have {self.actions.table.shape[1]} controls, "
                              f"the spec {spec.action_dim}")  # fmt: skip
-        self.config, self.spec, self.seed = config, spec, seed
-        self.device = resolve_device(config.device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        self._start(config, spec, seed, generator=False)  # its sampling draws from NumPy generators
+        with self._seeded():
             self.opponent_aware = config.search == "maxmin"
             opponent_dim = spec.action_dim if self.opponent_aware else 0
             self.network = MuZeroNetwork(config, spec.obs_dim, opponent_dim).to(self.device)
@@ -77,7 +74,6 @@ class MuZeroAgent(Learner):
         fused = self.device.type in ("cpu", "cuda")  # one kernel for all parameters, as SAC and TD-MPC2
         self.optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
         self.update_rng = np.random.default_rng([seed, 23])
-        self.updates = 0
         self.last_priorities: np.ndarray | None = None
         self._streams: list[np.random.Generator] = []
         self._hold = np.zeros(0, dtype=np.int64)  # frames each game's move is still held for
@@ -344,19 +340,26 @@ class MuZeroAgent(Learner):
         elif parts["projection"]:
             raise KeyError("checkpoint has consistency projection weights; this config has consistency_coef 0")
 
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"optimizer": self.optimizer}
+
+    def _networks(self) -> list[nn.Module]:
+        return [self.network]
+
     def training_state(self) -> dict:
         return {
-            "optimizer": self.optimizer.state_dict(),
-            "updates": self.updates,
+            **super().training_state(),
             "update_rng": self.update_rng.bit_generator.state,
             "streams": [g.bit_generator.state for g in self._streams],
-            "held": {"hold": torch.from_numpy(self._hold.copy()), "move": torch.from_numpy(self._held_move.copy()),
-                     "policy": torch.from_numpy(self._held_policy.copy())},  # fmt: skip
+            "held": {
+                "hold": torch.from_numpy(self._hold.copy()),
+                "move": torch.from_numpy(self._held_move.copy()),
+                "policy": torch.from_numpy(self._held_policy.copy()),
+            },  # fmt: skip
         }
 
     def load_training_state(self, state: dict) -> None:
-        load_optimizer_state(self.optimizer, state["optimizer"])
-        self.updates = int(state["updates"])
+        super().load_training_state(state)
         self.update_rng.bit_generator.state = state["update_rng"]
         self._streams = [self._stream(i) for i in range(len(state["streams"]))]
         for generator, saved in zip(self._streams, state["streams"]):
@@ -365,8 +368,3 @@ class MuZeroAgent(Learner):
         if held is not None:
             self._hold, self._held_move = held["hold"].numpy().copy(), held["move"].numpy().copy()
             self._held_policy = held["policy"].numpy().copy()
-
-    def eval(self) -> MuZeroAgent:
-        self.network.eval()
-        self.network.requires_grad_(False)
-        return self

@@ -17,7 +17,6 @@ from torch import nn
 
 from agents.base import AgentSpec, Learner
 from agents.common.buffer import Batch
-from agents.common.runtime import load_optimizer_state, resolve_device
 from agents.sac import losses
 from agents.sac.config import SACConfig
 from agents.sac.networks import Actor, Critic
@@ -37,10 +36,8 @@ class SACAgent(Learner):
     name = "sac"
 
     def __init__(self, config: SACConfig = SACConfig(), spec: AgentSpec = AgentSpec(), seed: int = 0):
-        self.config, self.spec = config, spec
-        self.device = resolve_device(config.device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        self._start(config, spec, seed)
+        with self._seeded():
             actor = Actor(spec.obs_dim, spec.action_dim, config.hidden, config.log_std_min, config.log_std_max)
             critic = Critic(spec.obs_dim, spec.action_dim, config.hidden, config.n_critics)
         critic_target = Critic(spec.obs_dim, spec.action_dim, config.hidden, config.n_critics)
@@ -55,9 +52,6 @@ class SACAgent(Learner):
         if config.autotune_alpha:
             by_rate.setdefault(config.alpha_lr, []).append(self.log_alpha)
         self.optimizer = torch.optim.Adam([{"params": p, "lr": lr} for lr, p in by_rate.items()], fused=True)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(seed)
-        self.updates = 0
         self._online_params = list(critic.parameters())
         self._target_params = list(critic_target.parameters())
         self._loss_fn = torch.compile(self._losses) if config.compile else self._losses
@@ -148,12 +142,11 @@ class SACAgent(Learner):
         with torch.no_grad():
             self.log_alpha.copy_(log_alpha.to(self.device))
 
-    def training_state(self) -> dict:
-        return {
-            "optimizer": self.optimizer.state_dict(),
-            "updates": self.updates,
-            "generator": self.generator.get_state(),
-        }
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"optimizer": self.optimizer}
+
+    def _networks(self) -> list[nn.Module]:
+        return [self.nets]
 
     def load_training_state(self, state: dict) -> None:
         saved = state["optimizer"]
@@ -165,13 +158,10 @@ class SACAgent(Learner):
             count = sum(len(group["params"]) for group in current)
             if sum(len(group["params"]) for group in saved["param_groups"]) != count:
                 raise ValueError("saved optimizer state does not fit this agent's parameters")
-            saved = {"state": saved["state"], "param_groups": current}
-        load_optimizer_state(self.optimizer, saved)
-        self.updates = int(state["updates"])
-        self.generator.set_state(state["generator"].to("cpu"))
+            state = {**state, "optimizer": {"state": saved["state"], "param_groups": current}}
+        super().load_training_state(state)
 
     def eval(self) -> SACAgent:
-        self.nets.eval()
-        self.nets.requires_grad_(False)
+        super().eval()
         self.log_alpha.requires_grad_(False)
         return self

@@ -16,7 +16,6 @@ import torch
 
 from agents.base import AgentSpec, Learner
 from agents.common.buffer import Batch
-from agents.common.runtime import load_optimizer_state, resolve_device
 from agents.tdmpc2 import losses
 from agents.tdmpc2.config import TDMPC2Config
 from agents.tdmpc2.networks import WorldModel
@@ -40,10 +39,8 @@ class TDMPC2Agent(Learner):
     def __init__(self, config: TDMPC2Config = TDMPC2Config(), spec: AgentSpec = AgentSpec(), seed: int = 0):
         if spec.action_low != -1.0 or spec.action_high != 1.0:
             raise ValueError(f"tdmpc2 plans in [-1, 1]; got action bounds [{spec.action_low}, {spec.action_high}]")
-        self.config, self.spec, self.seed = config, spec, seed
-        self.device = resolve_device(config.device)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        self._start(config, spec, seed)
+        with self._seeded():
             self.model = WorldModel(config, spec.obs_dim, spec.action_dim).to(self.device)
         model = self.model
         model_groups = [
@@ -55,10 +52,7 @@ class TDMPC2Agent(Learner):
         self.model_optimizer = torch.optim.Adam(model_groups, lr=config.lr, fused=fused)
         self.policy_optimizer = torch.optim.Adam(model.policy.parameters(), lr=config.lr, eps=1e-5, fused=fused)
         self.q_scale = torch.ones((), device=self.device)  # running 5th-95th percentile range of Q
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(seed)
         self.model.q.generator = self.generator
-        self.updates = 0
         self._model_params = [p for group in model_groups for p in group["params"]]
         self._q_params, self._q_target_params = list(model.q.parameters()), list(model.q_target.parameters())
         # per-game planning state, sized to the batch on first use
@@ -205,29 +199,24 @@ class TDMPC2Agent(Learner):
         self.model.load_state_dict(state)
         self.q_scale = q_scale.to(self.device).clone()
 
+    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"model_optimizer": self.model_optimizer, "policy_optimizer": self.policy_optimizer}
+
+    def _networks(self) -> list[torch.nn.Module]:
+        return [self.model]
+
     def training_state(self) -> dict:
         return {
-            "model_optimizer": self.model_optimizer.state_dict(),
-            "policy_optimizer": self.policy_optimizer.state_dict(),
-            "updates": self.updates,
-            "generator": self.generator.get_state(),
+            **super().training_state(),
             "plans": self._plans.cpu(),
             "fresh": self._fresh.cpu(),
             "streams": [g.get_state() for g in self._streams],
         }
 
     def load_training_state(self, state: dict) -> None:
-        load_optimizer_state(self.model_optimizer, state["model_optimizer"])
-        load_optimizer_state(self.policy_optimizer, state["policy_optimizer"])
-        self.updates = int(state["updates"])
-        self.generator.set_state(state["generator"].to("cpu"))
+        super().load_training_state(state)
         self._plans = state["plans"].to(self.device)
         self._fresh = state["fresh"].to(self.device)
         self._streams = [self._stream(i) for i in range(len(state["streams"]))]
         for generator, saved in zip(self._streams, state["streams"]):
             generator.set_state(saved.to("cpu"))
-
-    def eval(self) -> TDMPC2Agent:
-        self.model.eval()
-        self.model.requires_grad_(False)
-        return self
