@@ -116,13 +116,15 @@ def test_collector_state_round_trip_continues_identically():
         assert out_a[4] == out_b[4]
 
 
-def test_sparse_reward_pays_goals_only():
-    def build(reward):
-        collector = Collector(4, [("weak", make_opponent("weak", seed=1))], [1.0], seed=3, reward=reward)
-        collector.start(lambda: 0)
-        return collector
+def _collector(reward: str, opponent: str) -> Collector:
+    """Four games against one scripted opponent, paid by ``reward``; the same games for every reward."""
+    collector = Collector(4, [(opponent, make_opponent(opponent, seed=1))], [1.0], seed=3, reward=reward)
+    collector.start(lambda: 0)
+    return collector
 
-    game, sparse = build("game"), build("sparse")
+
+def test_sparse_reward_pays_goals_only():
+    game, sparse = _collector("game", "weak"), _collector("sparse", "weak")
     idle = np.zeros((4, 4), dtype=np.float32)  # goals come quickly against an idle learner
     goals, shaped = 0, 0
     for _ in range(600):
@@ -141,12 +143,7 @@ def test_sparse_reward_pays_goals_only():
 
 
 def test_shaped_reward_adds_catches_and_puck_direction_to_the_game_reward():
-    def build(reward):
-        collector = Collector(4, [("strong", make_opponent("strong", seed=1))], [1.0], seed=3, reward=reward)
-        collector.start(lambda: 0)
-        return collector
-
-    game, shaped = build("game"), build("shaped")
+    game, shaped = _collector("game", "strong"), _collector("shaped", "strong")
     chaser = make_opponent("strong", seed=2)  # a learner that catches and shoots the puck
     catches, directed = 0, 0
     for _ in range(400):
