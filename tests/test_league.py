@@ -138,7 +138,7 @@ def test_leaderboard_files_from_a_synthetic_ledger(tmp_path):
                        "outcome": -1})  # fmt: skip
     standings, paths = write_leaderboard(tmp_path)
     assert {p.name for p in paths} == {"leaderboard.md", "leaderboard.csv", "leaderboard.html", "ratings.png",
-                                       "head_to_head.png"}  # fmt: skip
+                                       "head_to_head.png", "learning_curves.png"}  # fmt: skip
     assert all(p.stat().st_size > 0 for p in paths)
     frame = pd.read_csv(tmp_path / "leaderboard.csv")
     row = frame.set_index("member").loc[good["member"]]
