@@ -13,12 +13,17 @@ Records carry a ``type``:
 - ``game``: one finished game (``id``, ``match``, ``a``, ``b``, ``a_side``, ``seed``,
   ``one_starting``, ``outcome`` from A's view, ``goals_a``, ``goals_b``, ``length``, ``mode``,
   ``kind`` (train, promotion, evaluation), ``writer``, ``time``);
+- ``game`` of kind ``server``: a member's game on the course's competition server against an
+  outside opponent (``rounds_won``, ``rounds_lost``, ``rounds_drawn``, ``disconnected``,
+  ``server_game``); counted on its own, never rated with the league's games (the opponent and
+  the server's other players are not in the league);
 - ``snapshot``: a learner's frozen policy entered the league (member id, lineage);
 - ``promotion``: the promotion gate's decision on a snapshot.
 
 Game ids are deterministic (a match id plus the game's index; a learner's episode number), so a
 process that restarts and plays a game again writes a record with the same id: readers keep the
-first, and no game is ever counted twice.
+first, and no game is ever counted twice. A server game is one record per member that played it
+(two members of one league may meet on the server), so its identity is its id and its member.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from pathlib import Path
 from league.layout import ledger_dir
 from plumbing.files import write_error
 
-GAME_KINDS = ("train", "promotion", "evaluation")
+GAME_KINDS = ("train", "promotion", "evaluation", "server")
 RATED_KINDS = ("promotion", "evaluation")  # games between frozen members; training games involve a moving learner
 
 
@@ -91,6 +96,36 @@ def match_game_record(match: str, kind: str, a: str, b: str, game) -> dict:
         "goals_b": int(game.outcome == -1),
         "length": game.length,
         "mode": game.mode,
+    }
+
+
+def server_game_record(member: str, server_game: str, opponent: str | None, outcome: int, rounds_won: int,
+                       rounds_lost: int, rounds_drawn: int, disconnected: bool) -> dict:  # fmt: skip
+    """A member's game on the competition server, from the member's view.
+
+    Args:
+        member: the member that played (a league member id, or the id chosen for an outside policy).
+        server_game: the server's id of the game (its UUID as text).
+        opponent: the opponent's name as the server gives it; None: the server did not say.
+        outcome: +1 won, 0 drawn, -1 lost by round wins; 0 for a disconnected game, where the
+            server records no winner and rates nobody.
+        rounds_won, rounds_lost, rounds_drawn: rounds ended by the member's goal, the opponent's,
+            and by the step cap (so far, for a disconnected game).
+        disconnected: the game ended early because a player left (either one).
+    """
+    return {
+        "type": "game",
+        "id": f"server:{server_game}",
+        "match": f"server:{member}",
+        "kind": "server",
+        "a": member,
+        "b": opponent or "unknown",
+        "outcome": int(outcome),
+        "rounds_won": int(rounds_won),
+        "rounds_lost": int(rounds_lost),
+        "rounds_drawn": int(rounds_drawn),
+        "disconnected": bool(disconnected),
+        "server_game": server_game,
     }
 
 
@@ -346,10 +381,11 @@ class LedgerReader:
             return
         record_type = record["type"]
         if record_type == "game":
-            if record["id"] in self._ids:
+            key = record["id"] if record["kind"] != "server" else f"{record['id']}@{record['a']}"
+            if key in self._ids:
                 self.view.duplicates += 1
                 return
-            self._ids.add(record["id"])
+            self._ids.add(key)
             self.view.games.append(record)
             self.view.by_match.setdefault(record["match"], []).append(record)
         elif record_type == "snapshot":

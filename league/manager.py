@@ -21,7 +21,7 @@ from pathlib import Path
 
 from league.config import LeagueConfig, open_league
 from league.layout import learner_dir, learner_state_file
-from league.ledger import LedgerReader
+from league.ledger import RATED_KINDS, LedgerReader
 from league.pool import Pool
 from league.standings import write_leaderboard
 from plumbing.cli import one_line
@@ -171,7 +171,7 @@ class LeagueManager:
         self.report_seconds += time.perf_counter() - started
         frame = standings.frame
         promoted = int((frame["status"] == "promoted").sum()) if len(frame) else 0
-        rated = sum(g["kind"] != "train" for g in view.games)
+        rated = sum(g["kind"] in RATED_KINDS for g in view.games)
         top = ", ".join(f"{row.member} {row.conservative:.1f}" for row in frame.head(3).itertuples() if row.games > 0)
         latest: dict[str, int] = {}  # a learner's step when its latest training game ended
         for game in view.games:
