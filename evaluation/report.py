@@ -553,6 +553,26 @@ def _empty(axis, text: str) -> None:
     axis.set_axis_off()
 
 
+def rating_traces(
+    history: list[tuple[float, str, float, float]], members: list[str], k: float = 3.0
+) -> dict[str, list[tuple[float, float]]]:
+    """(hours since the first rated game, mu - k sigma) of each of ``members`` that has settled.
+
+    Games of one match share a time and are rated one after another, so each member gets one point
+    per time step (a 300th of the league's span): the state after the step's games, not their
+    zigzag. A trace starts at the member's first settled state (sigma at most ``SETTLED_SIGMA``):
+    a fresh rating swings by several points over its first games, which drawn would be a spike."""
+    start = min((h[0] for h in history), default=0.0)
+    bucket = max(1.0, (max((h[0] for h in history), default=0.0) - start) / 300)
+    traces = {}
+    for member in members:
+        states = _last_per_bucket([(t, mu, s) for t, m, mu, s in history if m == member], start, bucket)
+        settled = next((i for i, (_, _, s) in enumerate(states) if s <= SETTLED_SIGMA), None)
+        if settled is not None:
+            traces[member] = [((t - start) / 3600, mu - k * s) for t, mu, s in states[settled:]]
+    return traces
+
+
 def plot_ratings(
     history: list[tuple[float, str, float, float]],
     members: list[str],
@@ -560,30 +580,17 @@ def plot_ratings(
     path: Path,
     k: float = 3.0,
 ) -> None:
-    """mu - k sigma of ``members`` over the league's hours, each from its first settled state."""
+    """mu - k sigma of ``members`` over the league's hours (``rating_traces``), the anchors as lines."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(12, 5), dpi=FIGURE_DPI)
-    start = min((h[0] for h in history), default=0.0)
-    # games of one match share a time and are rated one after another: one point per member and
-    # time step (a 300th of the league's span) keeps the state after them, not their zigzag
-    bucket = max(1.0, (max((h[0] for h in history), default=0.0) - start) / 300)
     colours = plt.get_cmap("tab10" if len(members) <= 10 else "tab20")
-    plotted = 0
+    traces = rating_traces(history, members, k)
     for index, member in enumerate(members):
-        states = _last_per_bucket([(t, mu, s) for t, m, mu, s in history if m == member], start, bucket)
-        settled = next((i for i, (_, _, s) in enumerate(states) if s <= SETTLED_SIGMA), None)
-        if settled is None:  # still a fresh rating: drawing it would show its first swings as spikes
-            continue
-        points = [(t, mu - k * s) for t, mu, s in states[settled:]]
-        plotted += 1
-        axis.plot(
-            [(t - start) / 3600 for t, _ in points],
-            [c for _, c in points],
-            label=member,
-            linewidth=1.6,
-            color=colours(index % colours.N),
-            drawstyle="steps-post",
-        )
+        if member in traces:
+            hours, values = zip(*traces[member])
+            axis.plot(
+                hours, values, label=member, linewidth=1.6, color=colours(index % colours.N), drawstyle="steps-post"
+            )
     for name, mu in anchors.items():
         axis.axhline(mu, color="grey", linestyle=":", linewidth=1)
         axis.annotate(
@@ -594,7 +601,7 @@ def plot_ratings(
             textcoords="offset points",
             color="dimgray",
         )
-    if not plotted:
+    if not traces:
         _empty(axis, "no settled ratings yet")
     else:
         axis.set_xlabel("hours since the league's first rated game")
@@ -615,9 +622,12 @@ def _last_per_bucket(states: list[tuple[float, float, float]], start: float, buc
     return [last[key] for key in sorted(last)]
 
 
-def plot_head_to_head(scores: pd.DataFrame, games: pd.DataFrame, path: Path) -> None:
+def plot_head_to_head(scores: pd.DataFrame, games: pd.DataFrame, path: Path) -> float:
     """Heatmap of row's score against column (wins + draws/2 per game), with game counts, at a
-    readable size for any number of members (the caller picks the top N)."""
+    readable size for any number of members (the caller picks the top N).
+
+    Returns:
+        the cells' text height in px as drawn (the picture is shown at its own size)."""
     plt = _pyplot()
     n = len(scores)
     label_in = 0.075 * max([len(str(m)) for m in scores.index] or [4]) + 0.4
@@ -628,7 +638,7 @@ def plot_head_to_head(scores: pd.DataFrame, games: pd.DataFrame, path: Path) -> 
         _empty(axis, "no rated games between pool members yet")
         _save_figure(figure, path)
         plt.close(figure)
-        return
+        return FONT_PT * FIGURE_DPI / 72
     image = axis.imshow(scores.to_numpy(dtype=float), cmap="RdYlGn", vmin=0, vmax=1)
     axis.set_xticks(range(n), labels=scores.columns, rotation=60, ha="right", rotation_mode="anchor")
     axis.set_yticks(range(n), labels=scores.index)
@@ -645,6 +655,7 @@ def plot_head_to_head(scores: pd.DataFrame, games: pd.DataFrame, path: Path) -> 
     figure.tight_layout()
     _save_figure(figure, path)
     plt.close(figure)
+    return text_pt * FIGURE_DPI / 72
 
 
 def plot_learning_curves(curves: pd.DataFrame, path: Path) -> None:
