@@ -702,7 +702,7 @@ def plot_learning_curves(curves: pd.DataFrame, path: Path) -> None:
         for axis in (left, right):
             axis.set_xlabel("training step")
             axis.grid(alpha=0.3)
-            axis.legend(loc="lower right")
+            axis.legend(loc="best")
             axis.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if x >= 1e6 else f"{x:,.0f}"))
             _hours_axis(axis, steps, mine["time"].to_numpy(dtype=float), start)
     figure.tight_layout()

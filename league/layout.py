@@ -8,7 +8,7 @@ LEAGUE/learners/<name>/owner.json       the lease of the process running it
 LEAGUE/members/<member>.pt, .md         snapshots and the model cards of promoted ones
 LEAGUE/ledger/<writer>.jsonl            the match ledger, one file per writing process
 LEAGUE/cluster/                         batch scripts and their logs (SLURM)
-LEAGUE/leaderboard.md .csv .html, ratings.png, head_to_head.png   the reports
+LEAGUE/leaderboard.md .csv .html, ratings.png, head_to_head.png, learning_curves.png   the reports
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ LEARNERS_DIR = "learners"
 MEMBERS_DIR = "members"
 LEDGER_DIR = "ledger"
 CLUSTER_DIR = "cluster"
-REPORT_FILES = ("leaderboard.md", "leaderboard.csv", "leaderboard.html", "ratings.png", "head_to_head.png")
+REPORT_FILES = (
+    "leaderboard.md",
+    "leaderboard.csv",
+    "leaderboard.html",
+    "ratings.png",
+    "head_to_head.png",
+    "learning_curves.png",
+)
 
 
 def config_file(league_dir: str | Path) -> Path:
