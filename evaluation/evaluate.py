@@ -66,17 +66,28 @@ def _policy_started(record: GameRecord) -> bool:
     return record.one_starting == (record.a_side == "left")
 
 
-LEGEND = (
-    "score: (wins + draws/2) / games; each rate with its 95% interval. win L/R: win rate playing on the left / "
-    "right. win S/R: win rate in the games the policy started with the puck / the opponent did. length: mean "
-    "steps per game."
-)
+LEGEND = {
+    "opponent": "the opponent's label (a scripted name, a checkpoint's path or an external player's spec)",
+    "games": "games played, half from each side",
+    "score": "(wins + draws/2) / games, with its 95% interval",
+    "win, draw, loss": "the share of games won, drawn and lost, each with its 95% Wilson interval",
+    "win L/R": "win rate playing on the left / on the right",
+    "win S/R": "win rate in the games the policy started with the puck / the opponent did ('-': no such game)",
+    "length": "mean steps per game",
+}
+
+
+def legend_lines() -> list[str]:
+    """What each column of ``format_table`` means, one line per column."""
+    width = max(len(name) for name in LEGEND)
+    return ["columns:"] + [f"  {name:<{width}}  {meaning}" for name, meaning in LEGEND.items()]
 
 
 def format_table(rows: list[EvalRow]) -> str:
     """A fixed-width table: one line per opponent, the score (wins + draws/2) / games and the rates
-    with 95% intervals, then the win rates
-    per side (L/R) and by first possession (S: the policy started with the puck, R: the opponent)."""
+    with 95% intervals, then the win rates per side (L/R) and by first possession (S: the policy
+    started with the puck, R: the opponent), and the legend of its columns. The opponent column is
+    as wide as the longest label, so a checkpoint's path keeps every column aligned."""
     width = max([24] + [len(row.opponent) for row in rows])
     header = (f"{'opponent':<{width}} {'games':>6} {'score':>21} {'win':>22} {'draw':>22} {'loss':>22} {'win L/R':>13} "
               f"{'win S/R':>13} {'length':>7}")  # fmt: skip
@@ -93,7 +104,7 @@ def format_table(rows: list[EvalRow]) -> str:
             f"{row.opponent:<{width}} {row.total.games:>6} {cells[0]:>21} {cells[1]:>22} {cells[2]:>22} {cells[3]:>22} "
             f"{sides:>13} {possession:>13} {row.mean_length:7.1f}"
         )
-    lines.append(LEGEND)
+    lines += legend_lines()
     return "\n".join(lines)
 
 

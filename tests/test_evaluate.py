@@ -7,7 +7,7 @@ import json
 import pytest
 
 from arena import play_games
-from evaluation.evaluate import evaluate_policy, format_table, to_json
+from evaluation.evaluate import EvalRow, evaluate_policy, format_table, to_json
 from evaluation.stats import WDL
 
 
@@ -34,3 +34,17 @@ def test_outcomes_are_counted_from_the_players_view_and_bad_ones_refused():
     assert WDL.from_outcomes([]) == WDL(0, 0, 0)
     with pytest.raises(ValueError, match=r"\+1, 0 or -1, got 2"):
         WDL.from_outcomes([1, 2])
+
+
+def test_the_table_stays_aligned_whatever_the_opponents_label_and_explains_its_columns():
+    record = WDL(10, 5, 3)
+    labels = ["weak", "runs/champion/members/sac-1800000-cca368be.pt", "py:../shared/external/shabin_sac.py:load"]
+    rows = [EvalRow(label, record, record, record, record, WDL(0, 0, 0), 250.0) for label in labels]
+    lines = format_table(rows).splitlines()
+    header, table = lines[0], lines[2:5]
+    assert all(len(line) == len(header) for line in table)  # every column ends where its header does
+    for line, label in zip(table, labels):
+        assert line.startswith(label) and line[: header.index("games") + len("games")].endswith(" 18")
+    legend = "\n".join(lines[5:])
+    for column in ("opponent", "games", "score", "win, draw, loss", "win L/R", "win S/R", "length"):
+        assert f"  {column}  " in legend
