@@ -21,7 +21,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 from arena.hockey.constants import FPS, Mode
 from arena.hockey.engine import HockeyEngine
-from arena.hockey.render import Window, render_frame
+from arena.hockey.render import PLAYER_COLOURS, Window, render_frame
 from arena.policy import SCRIPTED_POLICIES, make_policy, reset_policy
 from plumbing.cli import entry_point
 
@@ -125,6 +125,42 @@ def hold_final_frame(window: Window, frame: np.ndarray, seconds: float) -> None:
         window.show(frame)
 
 
+CAPTION_PX = 40  # the band above a recorded frame that names the players and gives the score and step
+
+
+def caption(frame: np.ndarray, left: str, right: str, score: tuple[int, int], game: int, step: int) -> np.ndarray:
+    """``frame`` with a band above it: each player's name in its colour on its side, the games won
+    so far between them, and the game and step, so a recording says who plays and where it is.
+
+    Args:
+        frame: the rendered (H, W, 3) uint8 image.
+        left, right: the players' labels (left plays as player 1).
+        score: games won so far by (left, right).
+        game, step: the game's number (from 1) and the step within it.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    height, width = frame.shape[:2]
+    image = Image.new("RGB", (width, height + CAPTION_PX), (250, 250, 250))
+    image.paste(Image.fromarray(frame), (0, CAPTION_PX))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=14)
+    small = ImageFont.load_default(size=12)
+
+    def fit(text: str, room: float) -> str:  # a long label (a checkpoint's path) keeps its end
+        while len(text) > 4 and draw.textlength(text, font=font) > room:
+            text = "..." + text[4:]
+        return text
+
+    middle = f"{score[0]} : {score[1]}"
+    room = (width - draw.textlength(middle, font=font)) / 2 - 16
+    draw.text((6, 3), fit(left, room), fill=PLAYER_COLOURS["player_1"], font=font)
+    draw.text((width - 6, 3), fit(right, room), fill=PLAYER_COLOURS["player_2"], font=font, anchor="ra")
+    draw.text((width / 2, 3), middle, fill=(30, 30, 30), font=font, anchor="ma")
+    draw.text((width / 2, 22), f"game {game}  step {step}", fill=(90, 90, 90), font=small, anchor="ma")
+    return np.asarray(image)
+
+
 def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
     """Write frames as a looping GIF (Pillow) or an MP4 (imageio with its ffmpeg plugin)."""
     if not frames:
@@ -149,20 +185,28 @@ def main(argv: list[str] | None = None) -> int:
     engine = HockeyEngine(mode=args.mode, seed=args.seed)
     window = Window(fps=args.fps) if args.out is None else None
     frames: list[np.ndarray] = []
+    wins = {1: 0, -1: 0}  # games won so far by the left and the right player
+    where = {"game": 1, "step": 0}
 
     def on_frame(eng: HockeyEngine) -> bool:
         if window is not None:
             window.show(render_frame(eng))
             return window.is_open
         if args.max_frames is None or len(frames) < args.max_frames:
-            frames.append(render_frame(eng))
+            frames.append(
+                caption(render_frame(eng), args.left, args.right, (wins[1], wins[-1]), where["game"], where["step"])
+            )
+        where["step"] += 1
         return True
 
     results = {1: "left wins", -1: "right wins", 0: "draw"}
     try:
         for game in range(1, args.games + 1):
+            where.update(game=game, step=0)
             steps = play_game(engine, args.left_policy, args.right_policy, on_frame)
             result = results[engine.winner] if engine.done else "stopped"
+            if engine.done and engine.winner in wins:
+                wins[engine.winner] += 1
             print(f"game {game}: {args.left} vs {args.right}: {result} after {steps} steps", flush=True)
             if window is not None:
                 hold_final_frame(window, render_frame(engine), seconds=0.5)

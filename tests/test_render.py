@@ -96,3 +96,21 @@ def test_play_script_writes_gif(tmp_path):
     with Image.open(out) as gif:
         # Pillow merges identical consecutive frames, so allow a few fewer than 30.
         assert 10 <= gif.n_frames <= 30
+        assert gif.size[1] == 480 + 40  # the frames carry the caption band above the game
+
+
+def test_recorded_frames_name_the_players_in_their_colours_with_score_and_step():
+    from scripts.play import CAPTION_PX, caption
+
+    frame = np.zeros((480, 600, 3), dtype=np.uint8)
+    captioned = caption(frame, "runs/champion/members/sac-1800000-cca368be.pt", "basic-weak", (2, 1), 4, 137)
+    assert captioned.shape == (480 + CAPTION_PX, 600, 3)
+    assert (captioned[CAPTION_PX:] == frame).all()  # the game itself is not covered
+    band = captioned[:CAPTION_PX].reshape(-1, 3)
+    for colour in (PLAYER_COLOURS["player_1"], PLAYER_COLOURS["player_2"]):
+        assert (band == colour).all(axis=1).sum() > 20  # each name is written in its player's colour
+    left_half, right_half = captioned[:20, :250], captioned[:20, 350:]
+    assert (left_half == PLAYER_COLOURS["player_1"]).all(axis=2).any()
+    assert (right_half == PLAYER_COLOURS["player_2"]).all(axis=2).any()
+    later = caption(frame, "runs/champion/members/sac-1800000-cca368be.pt", "basic-weak", (2, 1), 4, 138)
+    assert not (later[:CAPTION_PX] == captioned[:CAPTION_PX]).all()  # the step is on the frame
