@@ -312,15 +312,7 @@ class LearnerWorker:
                 return False
         decision = decide(results, anchors, promo.min_games, promo.threshold, promo.confidence, incumbent=best,
                           head_to_head=promo.head_to_head, tolerance=promo.anchor_tolerance)  # fmt: skip
-        if decision.promote:  # the card first: once the decision is in the ledger, this round is done
-            self._timed("ratings", self._write_model_card, candidate, results, decision)
-        record = promotion_record(candidate, self.name, decision, {a: results[a].score for a in anchors}, gate,
-                                  incumbent=best)  # fmt: skip
-        self._timed("ledger", self.writer.append, record)
-        verdict = "PROMOTED" if decision.promote else "not promoted: " + "; ".join(decision.reasons)
-        duel = f"; {best.head_to_head.score:.3f} against {best.member}" if best is not None else ""
-        self.log(f"[{self.name}] {candidate}: score {decision.score:.3f} (lower bound {decision.lower:.3f}) "
-                 f"over {decision.games} games against {len(gate)} members{duel}; {verdict}")  # fmt: skip
+        self._conclude(candidate, results, decision, gate, incumbent=best)
         return True
 
     def _exploit_targets(self, view) -> list[str]:
@@ -343,11 +335,7 @@ class LearnerWorker:
             games = even_games(promo.head_to_head_games)
             games_against = {member: games for member in self._exploit_targets(view)}
         else:
-            table = self._timed("ratings", rate_games, _rated(view), keep_history=False)
-            promoted, _ = self.pool.playable(m for m, r in view.promotions.items() if r["promote"] and m != candidate)
-            rating = lambda m: table.conservative(m) if m in table.ratings else None  # noqa: E731
-            games_against = promotion_gate(self.pool.anchors, promoted, rating, promo.opponents, promo.min_games,
-                                           promo.anchor_games)  # fmt: skip
+            games_against = self._standard_gate(view, exclude=(candidate,))
         self.state["gate"] = {"candidate": candidate, "games": games_against, "incumbent": None}
         self._save_state()
         results = self._play_gate(candidate, games_against)
@@ -361,18 +349,27 @@ class LearnerWorker:
             decision = decide(results, self.pool.anchors, promo.min_games, promo.threshold, promo.confidence)
             coin = np.random.default_rng([self.config.league.seed, self.settings.seed, 31, self.state["round"]])
             restart = decision.promote and coin.random() < promo.league_exploiter_reset
+        self._conclude(candidate, results, decision, list(games_against), restart=restart)
+        return True
+
+    def _conclude(self, candidate: str, results: dict[str, WDL], decision, gate: list[str],
+                  incumbent: Incumbent | None = None, restart: bool | None = None) -> None:  # fmt: skip
+        """Write a gate's decision: the model card first (once the decision is in the ledger the
+        round is done), an exploiter's restart, the ledger record, and one line."""
         if decision.promote:
             self._timed("ratings", self._write_model_card, candidate, results, decision)
         anchor_scores = {a: results[a].score for a in self.pool.anchors if a in results}
-        record = promotion_record(candidate, self.name, decision, anchor_scores, list(games_against))
-        self.state["restart"] = restart  # acted on when the next round starts
-        self._save_state()
+        record = promotion_record(candidate, self.name, decision, anchor_scores, gate, incumbent=incumbent)
+        if restart is not None:
+            self.state["restart"] = restart  # acted on when the next round starts
+            self._save_state()
         self._timed("ledger", self.writer.append, record)
+        role = "" if self.settings.role == "main" else f" ({self.settings.role})"
+        duel = f"; {incumbent.head_to_head.score:.3f} against {incumbent.member}" if incumbent is not None else ""
         verdict = "PROMOTED" if decision.promote else "not promoted: " + "; ".join(decision.reasons)
-        self.log(f"[{self.name}] {candidate} ({self.settings.role}): score {decision.score:.3f} over "
-                 f"{decision.games} games against {len(games_against)} members; {verdict}"
+        self.log(f"[{self.name}] {candidate}{role}: score {decision.score:.3f} (lower bound {decision.lower:.3f}) "
+                 f"over {decision.games} games against {len(gate)} members{duel}; {verdict}"
                  + ("; restarts" if restart else ""))  # fmt: skip
-        return True
 
     def _incumbent_games(self, candidate: str, incumbent: str, games_against: dict[str, int]) -> Incumbent | None:
         """The candidate's duel with the learner's best promoted member, and that member's games
@@ -409,18 +406,21 @@ class LearnerWorker:
                 self.log(f"[{self.name}] excluded from the gate: {self.pool.problem(incumbent)}")
                 incumbent = None
             return {member: stored["games"][member] for member in playable}, incumbent
-        promo = self.config.promotion
         incumbent = self._best_promoted(view)
-        table = self._timed("ratings", rate_games, _rated(view), keep_history=False)
-        promoted, _ = self.pool.playable(
-            m for m, r in view.promotions.items() if r["promote"] and m not in (candidate, incumbent)
-        )
-        rating = lambda m: table.conservative(m) if m in table.ratings else None  # noqa: E731
-        games = promotion_gate(self.pool.anchors, promoted, rating, promo.opponents, promo.min_games,
-                               promo.anchor_games)  # fmt: skip
+        games = self._standard_gate(view, exclude=(candidate, incumbent))
         self.state["gate"] = {"candidate": candidate, "games": games, "incumbent": incumbent}
         self._save_state()
         return games, incumbent
+
+    def _standard_gate(self, view, exclude: tuple) -> dict[str, int]:
+        """The anchors and the pool's top-rated promoted members (none of ``exclude``), with the
+        games against each (``league.promotion.promotion_gate``)."""
+        promo = self.config.promotion
+        table = self._timed("ratings", rate_games, _rated(view), keep_history=False)
+        promoted, _ = self.pool.playable(m for m, r in view.promotions.items() if r["promote"] and m not in exclude)
+        rating = lambda m: table.conservative(m) if m in table.ratings else None  # noqa: E731
+        return promotion_gate(self.pool.anchors, promoted, rating, promo.opponents, promo.min_games,
+                              promo.anchor_games)  # fmt: skip
 
     def _best_promoted(self, view) -> str | None:
         """The learner's latest playable promoted member (its starting model before any promotion)."""
@@ -444,11 +444,8 @@ class LearnerWorker:
             self._timed("ledger", self.writer.append, ungated_promotion_record(record["member"], self.name))
             self.log(f"[{self.name}] its starting model joins the league as {record['member']}")
         self._refresh()
-        games = even_games(self.config.evaluation.games_per_pair)
-        for anchor in self.pool.anchors if games else ():  # rated from the first minute
-            if self._play(f"evaluation:start:{record['member']}:{anchor}", record["member"], anchor, games,
-                          "evaluation") is None:  # fmt: skip
-                return  # stopped: entered again on the next start
+        if not self._rate_against_anchors(record["member"]):
+            return  # stopped: entered again on the next start
         self.state["start"] = record["member"]
         self._save_state()
 
@@ -478,10 +475,17 @@ class LearnerWorker:
                 )
                 self.log(f"[{self.name}] external player {external.player} joins the league as {member}")
             view = self._refresh()
-            games = even_games(self.config.evaluation.games_per_pair)
-            for anchor in self.pool.anchors if games else ():
-                if self._play(f"evaluation:start:{member}:{anchor}", member, anchor, games, "evaluation") is None:
-                    return
+            if not self._rate_against_anchors(member):
+                return
+
+    def _rate_against_anchors(self, member: str) -> bool:
+        """A member that joins without a gate (a starting model, an external player) plays each
+        anchor once, so it is rated from the first minute; False when a stop came first."""
+        games = even_games(self.config.evaluation.games_per_pair)
+        for anchor in self.pool.anchors if games else ():
+            if self._play(f"evaluation:start:{member}:{anchor}", member, anchor, games, "evaluation") is None:
+                return False
+        return True
 
     def _evaluate(self, round_number: int) -> bool:
         ev = self.config.evaluation
