@@ -20,6 +20,7 @@ from agents.external import parse_external
 from agents.registry import canonical_name, entry, make_config
 from agents.train import TrainConfig
 from league.layout import config_file
+from league.matchmaking import ANCHOR_SPLITS
 from plumbing.config import config_from_dict, config_to_dict
 from plumbing.files import atomic_write
 
@@ -49,7 +50,10 @@ class MatchmakingSettings:
     latest_self: float = 0.2
     """Share against the learner's own latest snapshot."""
     anchors: float = 0.3
-    """Share against the anchors (split evenly)."""
+    """Share against the anchors."""
+    anchor_split: str = "even"
+    """How the anchors' share is split: even, or shortfall (in proportion to 1 - the learner's
+    recent score against each, at least 0.05: the anchor it beats least gets the most games)."""
     weighting: str = "hard"
     """PFSP weighting over the learner's score x against a member: hard (1-x)^p or variance x(1-x)."""
     exponent: float = 2.0
@@ -352,6 +356,8 @@ def _validate(config: LeagueConfig, where: str) -> None:
         fail("[matchmaking] pfsp, latest_self and anchors", "shares >= 0 with a positive sum", shares)
     if mm.weighting not in ("hard", "variance"):
         fail("[matchmaking] weighting", "'hard' or 'variance'", mm.weighting)
+    if mm.anchor_split not in ANCHOR_SPLITS:
+        fail("[matchmaking] anchor_split", " or ".join(repr(x) for x in ANCHOR_SPLITS), mm.anchor_split)
     if mm.exponent <= 0:
         fail("[matchmaking] exponent", "positive", mm.exponent)
     if mm.window < 1 or mm.max_opponents < 1:

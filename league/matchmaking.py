@@ -21,6 +21,8 @@ import numpy as np
 from evaluation.ratings import RatingTable, expected_variance_reduction
 
 PFSP_WEIGHTINGS = ("hard", "variance")
+ANCHOR_SPLITS = ("even", "shortfall")
+SHORTFALL_FLOOR = 0.05  # an anchor the learner beats every time keeps some games, so it is not forgotten
 
 
 def pfsp_weights(scores: Sequence[float], weighting: str = "hard", exponent: float = 2.0) -> np.ndarray:
@@ -70,12 +72,15 @@ def training_mix(
     exponent: float = 2.0,
     max_opponents: int = 8,
     rng: np.random.Generator | None = None,
+    anchor_split: str = "even",
 ) -> dict[str, float]:
     """Opponent -> sampling weight for a learner's next round of training games.
 
     Args:
         pool: promoted members the learner may face (anchors excluded).
-        anchors: the anchors (their share is split evenly).
+        anchors: the anchors; their share is split evenly, or with ``anchor_split="shortfall"`` in
+            proportion to 1 - x (at least ``SHORTFALL_FLOOR``), so the anchor the learner beats
+            least gets the most games.
         latest_self: the learner's own latest snapshot, or None before its first.
         scores: the learner's recent score per opponent (``recent_scores``); unknown: 0.5.
         shares: (pfsp, latest_self, anchors) shares of the games; a share with no member to
@@ -106,9 +111,15 @@ def training_mix(
             mix[member] = mix.get(member, 0.0) + pfsp_share / total * float(p)
     if self_share > 0:
         mix[latest_self] = mix.get(latest_self, 0.0) + self_share / total
-    for anchor in anchors:
-        if anchor_share > 0:
-            mix[anchor] = mix.get(anchor, 0.0) + anchor_share / total / len(anchors)
+    if anchor_share > 0:
+        if anchor_split == "even":
+            split = np.full(len(anchors), 1.0)
+        elif anchor_split == "shortfall":
+            split = np.array([max(1.0 - scores.get(a, (0.5, 0))[0], SHORTFALL_FLOOR) for a in anchors])
+        else:
+            raise ValueError(f"unknown anchor split {anchor_split!r}; expected one of {', '.join(ANCHOR_SPLITS)}")
+        for anchor, part in zip(anchors, split / split.sum()):
+            mix[anchor] = mix.get(anchor, 0.0) + anchor_share / total * float(part)
     return {member: weight for member, weight in mix.items() if weight > 0}
 
 

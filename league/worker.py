@@ -274,6 +274,7 @@ class LearnerWorker:
             exponent=mm.exponent,
             max_opponents=mm.max_opponents,
             rng=self.mix_rng,
+            anchor_split=mm.anchor_split,
         )
         self.trainer.collector.set_opponents(mix, self.pool.policy)
         self.state.update(mix=mix, mix_step=self.trainer.step, mix_rng=self.mix_rng.bit_generator.state)

@@ -63,6 +63,17 @@ def test_training_mix_splits_shares_and_redistributes_missing_parts():
         training_mix([], [], None, {}, (0.5, 0.2, 0.3))
 
 
+def test_shortfall_split_gives_the_anchor_the_learner_beats_least_the_most_games():
+    scores = {"basic-weak": (0.99, 200), "basic-strong": (0.85, 200)}
+    mix = training_mix([], ["basic-weak", "basic-strong"], None, scores, (0.0, 0.0, 1.0), anchor_split="shortfall")
+    assert mix["basic-strong"] == pytest.approx(0.15 / 0.20)  # weak keeps the floor of 0.05
+    assert mix["basic-weak"] == pytest.approx(0.05 / 0.20)
+    even = training_mix([], ["basic-weak", "basic-strong"], None, scores, (0.0, 0.0, 1.0))
+    assert even == {"basic-weak": 0.5, "basic-strong": 0.5}
+    with pytest.raises(ValueError, match="anchor split"):
+        training_mix([], ["basic-weak"], None, scores, (0.0, 0.0, 1.0), anchor_split="uneven")
+
+
 def test_evaluation_pairings_prefer_uncertain_members_and_skip_anchor_pairs():
     games = [("old", "basic-weak", 1), ("old", "basic-strong", 0)] * 40
     table = rate_games(games)
