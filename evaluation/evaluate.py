@@ -4,6 +4,8 @@ Each opponent is played ``games`` times through ``arena.play_games`` (pairs of g
 engine seed with sides swapped, and the policy has the first possession in every other pair), and
 the result is reported overall, per side and by first possession: a policy can win most games it
 starts with the puck and draw most of the others (``models/muzero-hockey``'s card).
+``evaluate_server_format`` plays the competition server's 4-round games instead
+(``arena.server_format``), where the first possession alternates within each game.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from dataclasses import dataclass
 
 from arena.match import GameRecord, play_games
+from arena.server_format import play_server_games
 from evaluation.stats import WDL
 
 
@@ -24,8 +27,10 @@ class EvalRow:
     starting: WDL  # the games where the policy started with the puck
     receiving: WDL  # the games where the opponent did
     mean_length: float
+    rounds: WDL | None = None  # server format: the policy's rounds won, drawn (ran out) and lost
 
     def summary(self) -> dict:
+        extra = {} if self.rounds is None else {"rounds": self.rounds.summary()}
         return {
             "opponent": self.opponent,
             **self.total.summary(),
@@ -34,6 +39,7 @@ class EvalRow:
             "starting": self.starting.summary(),
             "receiving": self.receiving.summary(),
             "mean_length": self.mean_length,
+            **extra,
         }
 
 
@@ -58,6 +64,24 @@ def evaluate_policy(
         starting = WDL.from_outcomes(r.outcome for r in records if _policy_started(r))
         receiving = WDL.from_outcomes(r.outcome for r in records if not _policy_started(r))
         rows.append(EvalRow(label, left + right, left, right, starting, receiving, result.mean_length))
+    return rows
+
+
+def evaluate_server_format(policy, opponents: dict, games: int, seed: int = 0, n_envs: int = 32) -> list[EvalRow]:
+    """Play ``policy`` against each of ``opponents`` in the competition server's game format: 4 rounds,
+    the puck's starting half alternating, sides kept, the winner by more round wins.
+
+    The rows' first-possession splits stay empty (each game has both); ``rounds`` counts the rounds.
+    """
+    rows = []
+    empty = WDL(0, 0, 0)
+    for label, opponent in opponents.items():
+        records = play_server_games(policy, opponent, n_games=games, seed=seed, n_envs=n_envs)
+        left = WDL.from_outcomes(r.outcome for r in records if r.a_side == "left")
+        right = WDL.from_outcomes(r.outcome for r in records if r.a_side == "right")
+        rounds = WDL(*(sum(getattr(r, f"rounds_{k}") for r in records) for k in ("won", "drawn", "lost")))
+        length = sum(r.length for r in records) / len(records)
+        rows.append(EvalRow(label, left + right, left, right, empty, empty, length, rounds))
     return rows
 
 
@@ -105,6 +129,15 @@ def format_table(rows: list[EvalRow]) -> str:
             f"{sides:>13} {possession:>13} {row.mean_length:7.1f}"
         )
     lines += legend_lines()
+    for row in rows:
+        if row.rounds is not None:
+            rates = " / ".join(f"{row.rounds.rate(k):.1%}" for k in ("wins", "draws", "losses"))
+            lines.append(f"{row.opponent}: rounds won / drawn / lost {rates} of {row.rounds.games}")
+    if any(row.rounds is not None for row in rows):
+        lines.append(
+            "server format: games of 4 rounds, the puck's starting half alternating, sides kept, won by more "
+            "round wins; a game's length counts all its rounds."
+        )
     return "\n".join(lines)
 
 

@@ -99,8 +99,16 @@ def match_game_record(match: str, kind: str, a: str, b: str, game) -> dict:
     }
 
 
-def server_game_record(member: str, server_game: str, opponent: str | None, outcome: int, rounds_won: int,
-                       rounds_lost: int, rounds_drawn: int, disconnected: bool) -> dict:  # fmt: skip
+def server_game_record(
+    member: str,
+    server_game: str,
+    opponent: str | None,
+    outcome: int,
+    rounds_won: int,
+    rounds_lost: int,
+    rounds_drawn: int,
+    disconnected: bool,
+) -> dict:
     """A member's game on the competition server, from the member's view.
 
     Args:

@@ -20,10 +20,13 @@ import os
 import sys
 from pathlib import Path
 
-from agents.checkpoint import load_checkpoint
-from agents.external import is_external
-from agents.registry import AGENTS, ALIASES, canonical_name, make_opponent
-from plumbing.cli import entry_point
+# scripts/league.py shares its name with the league package: keep this directory off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from agents.checkpoint import load_checkpoint  # noqa: E402
+from agents.external import is_external  # noqa: E402
+from agents.registry import AGENTS, ALIASES, canonical_name, make_opponent  # noqa: E402
+from plumbing.cli import entry_point  # noqa: E402
 
 DEADLINE = 10.0  # seconds the course server waits for an answer
 SERVER_PORT = 65335  # the course server's port, and the reference client's default
@@ -61,15 +64,22 @@ def _member_id(text: str, policy) -> tuple[str | None, str, str | None]:
 @entry_point
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("policy", metavar="POLICY",
-                        help="checkpoint (.pt), scripted player (weak, strong, random, idle) or py:PATH.py:FUNCTION")  # fmt: skip
+    parser.add_argument(
+        "policy",
+        metavar="POLICY",
+        help="checkpoint (.pt), scripted player (weak, strong, random, idle) or py:PATH.py:FUNCTION",
+    )
     parser.add_argument("--server-url", help="the server's host (default: $COMPRL_SERVER_URL)")
     parser.add_argument("--server-port", help=f"its port (default: $COMPRL_SERVER_PORT, else {SERVER_PORT})")
-    parser.add_argument("--token", help="your access token, from the server's web dashboard "
-                        "(default: $COMPRL_ACCESS_TOKEN)")  # fmt: skip
+    parser.add_argument(
+        "--token", help="your access token, from the server's web dashboard (default: $COMPRL_ACCESS_TOKEN)"
+    )
     parser.add_argument("--games", type=int, help="stop after this many games (default: until stopped)")
-    parser.add_argument("--minutes", type=float, help="stop after the game in progress once this many minutes "
-                        "have passed (default: until stopped)")  # fmt: skip
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        help="stop after the game in progress once this many minutes have passed (default: until stopped)",
+    )
     parser.add_argument("--league-dir", help="append each game to this league's ledger (kind 'server', never rated)")
     parser.add_argument("--device", default="auto", help="where a checkpoint's policy runs: auto, cpu, cuda or cuda:N")
     parser.add_argument("--seed", type=int, default=0, help="seed of a scripted player's generator")
@@ -77,10 +87,15 @@ def main(argv=None) -> int:
     try:
         from arena.comprl.client import ClientConfig, check_policy_speed, run_client
     except ImportError as error:
-        raise ValueError(f"playing on the server needs Twisted ({error}); install it with: pip install -e .[server]")
+        raise ValueError(
+            f"playing on the server needs Twisted ({error}); install it with: pip install -e .[server]"
+        ) from None
     host = _setting(args.server_url, "COMPRL_SERVER_URL", "--server-url", "server")
-    port = _port(_setting(args.server_port, "COMPRL_SERVER_PORT", "--server-port", "port")
-                 if args.server_port is not None or os.environ.get("COMPRL_SERVER_PORT") else str(SERVER_PORT))  # fmt: skip
+    port = _port(
+        _setting(args.server_port, "COMPRL_SERVER_PORT", "--server-port", "port")
+        if args.server_port is not None or os.environ.get("COMPRL_SERVER_PORT")
+        else str(SERVER_PORT)
+    )
     token = _setting(args.token, "COMPRL_ACCESS_TOKEN", "--token", "access token")
     if args.games is not None and args.games < 1:
         raise ValueError(f"--games must be at least 1, got {args.games} (leave it out to play until stopped)")
@@ -102,8 +117,10 @@ def main(argv=None) -> int:
             log(f"recording its games in {args.league_dir}'s ledger as member {member}")
         else:
             member = outside_id
-            log(f"{args.policy} is not a member of the league in {args.league_dir}; recording its games there "
-                f"as {member}")  # fmt: skip
+            log(
+                f"{args.policy} is not a member of the league in {args.league_dir}; recording its games there "
+                f"as {member}"
+            )
         games_log = ServerGameLog(args.league_dir, member)
     try:
         tally = run_client(policy, config, on_game_end=games_log.record if games_log else None, log=log)

@@ -4,11 +4,13 @@
     python scripts/evaluate.py models/tdmpc2-hockey/policy.pt --set mpc=True   # TD-MPC2 with planning
     python scripts/evaluate.py models/sac-hockey/policy.pt \
         --opponents models/muzero-hockey/policy.pt,py:../shared/external/shabin_sac.py:load
+    python scripts/evaluate.py runs/sac/policy.pt --format server   # the competition server's 4-round games
 
 The player and its opponents are checkpoint paths or external players (py:PATH.py:FUNCTION);
 opponents may also be scripted names (weak, strong, random, idle). Half of the games are played
 from each side; the table shows the score (wins + draws/2) / games, the overall rates and the win
-rate per side and by first possession.
+rate per side and by first possession. ``--format server`` plays the competition server's games
+instead: 4 rounds, the puck's starting half alternating, sides kept, won by more round wins.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sys
 from agents.checkpoint import load_checkpoint
 from agents.external import is_external, load_external
 from agents.registry import load_policy, make_opponent
-from evaluation.evaluate import evaluate_policy, format_table, to_json
+from evaluation.evaluate import evaluate_policy, evaluate_server_format, format_table, to_json
 from plumbing.cli import entry_point
 
 
@@ -36,6 +38,12 @@ def main(argv=None) -> int:
     parser.add_argument("--n-envs", type=int, default=64, help="games played at once")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--mode", default="normal", help="normal, train_shooting or train_defense")
+    parser.add_argument(
+        "--format",
+        choices=("game", "server"),
+        default="game",
+        help="game: single games; server: the competition server's 4-round games (a rehearsal)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="change the checkpoint's stored agent config, e.g. mpc=True num_samples=512")  # fmt: skip
@@ -58,9 +66,13 @@ def main(argv=None) -> int:
     if not names:
         raise ValueError(f"--opponents {args.opponents!r} names no opponent; e.g. --opponents weak,strong")
     opponents = {name: make_opponent(name, seed=args.seed + 1 + i, device=args.device) for i, name in enumerate(names)}
-    rows = evaluate_policy(
-        policy, opponents, games=args.games, seed=args.seed, n_envs=min(args.n_envs, args.games), mode=args.mode
-    )
+    n_envs = min(args.n_envs, args.games)
+    if args.format == "server":
+        if args.mode != "normal":
+            raise ValueError(f"--format server plays normal games (the server's); got --mode {args.mode}")
+        rows = evaluate_server_format(policy, opponents, games=args.games, seed=args.seed, n_envs=n_envs)
+    else:
+        rows = evaluate_policy(policy, opponents, games=args.games, seed=args.seed, n_envs=n_envs, mode=args.mode)
     if args.json:
         print(
             to_json(
@@ -68,6 +80,7 @@ def main(argv=None) -> int:
                 checkpoint=args.checkpoint,
                 **identity,
                 games_per_opponent=args.games,
+                format=args.format,
                 seed=args.seed,
                 config_overrides=args.set,
             )
@@ -77,8 +90,8 @@ def main(argv=None) -> int:
             f"{args.checkpoint}: {identity['algorithm']}"
             + (f" at step {identity['step']}" if checkpoint is not None else f" (sha256 {policy.sha256[:12]})")
             + ", "
-            f"{args.games} games per opponent (half from each side), seed {args.seed}"
-            + (f", config changed: {' '.join(args.set)}" if args.set else "")
+            f"{args.games} {'server-format ' if args.format == 'server' else ''}games per opponent "
+            f"(half from each side), seed {args.seed}" + (f", config changed: {' '.join(args.set)}" if args.set else "")
         )
         print(format_table(rows))
     return 0

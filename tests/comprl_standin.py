@@ -106,8 +106,13 @@ class Connection(protocol.Protocol):
     def box_received(self, box: dict[bytes, bytes]) -> None:
         self.server.boxes.append((self.name, "received", box))
         if b"_command" in box:  # the server has no responders
-            self.send({b"_error": box.get(b"_ask", b""), b"_error_code": b"UNHANDLED",
-                       b"_error_description": b"Unhandled Command"})  # fmt: skip
+            self.send(
+                {
+                    b"_error": box.get(b"_ask", b""),
+                    b"_error_code": b"UNHANDLED",
+                    b"_error_description": b"Unhandled Command",
+                }
+            )
             return
         tag = box.get(b"_answer", box.get(b"_error"))
         entry = self.pending.pop(tag, None)
@@ -209,8 +214,11 @@ class Game:
         views = self.engine.views()
         for index, seat in enumerate(self.seats):
             if isinstance(seat, Connection):
-                seat.ask("Step", {b"obv": float_list(views[index])},
-                         on_answer=lambda box, i=index, s=seat: self.on_action(i, s, box))  # fmt: skip
+                seat.ask(
+                    "Step",
+                    {b"obv": float_list(views[index])},
+                    on_answer=lambda box, i=index, s=seat: self.on_action(i, s, box),
+                )
             elif seat.leave_at_step is not None and self.steps >= seat.leave_at_step:
                 self.server.clock.callLater(0, self.player_left, seat)
             else:
@@ -259,8 +267,11 @@ class Game:
 
     def end(self, leaver) -> None:
         self.over = True
-        self.record.update(rounds=list(self.wins), round_lengths=list(self.round_lengths),
-                           disconnecter=None if leaver is None else self.seat_name(leaver))  # fmt: skip
+        self.record.update(
+            rounds=list(self.wins),
+            round_lengths=list(self.round_lengths),
+            disconnecter=None if leaver is None else self.seat_name(leaver),
+        )
         self.record["end"] = "DISCONNECTED" if leaver is not None else "DRAW" if self.wins[0] == self.wins[1] else "WIN"
         for index, seat in enumerate(self.seats):
             if not isinstance(seat, Connection) or seat is leaver or seat.closed:
@@ -272,8 +283,11 @@ class Game:
             seat.ask("EndGame", {b"result": b"True" if won else b"False", b"stats": float_list([own, other])})
             if self.server.step_after_end:
                 views = self.engine.views()
-                seat.ask("Step", {b"obv": float_list(views[index])},
-                         on_answer=lambda box, i=index, s=seat: self.on_action(i, s, box))  # fmt: skip
+                seat.ask(
+                    "Step",
+                    {b"obv": float_list(views[index])},
+                    on_answer=lambda box, i=index, s=seat: self.on_action(i, s, box),
+                )
 
 
 class StandInServer(protocol.Factory):
@@ -293,10 +307,21 @@ class StandInServer(protocol.Factory):
         seed: seeds who is player 1, game ids and placements.
     """
 
-    def __init__(self, tokens: dict[str, str], timeout: float = 10.0, rounds: int = 4, round_steps: int = 251,
-                 match_interval: float = 0.05, bot: bool = False, bot_leaves_at_step: int | None = None,
-                 drop_at_step: int | None = None, restart_pause: float = 0.3, step_after_end: bool = False,
-                 version: int = 1, seed: int = 0):  # fmt: skip
+    def __init__(
+        self,
+        tokens: dict[str, str],
+        timeout: float = 10.0,
+        rounds: int = 4,
+        round_steps: int = 251,
+        match_interval: float = 0.05,
+        bot: bool = False,
+        bot_leaves_at_step: int | None = None,
+        drop_at_step: int | None = None,
+        restart_pause: float = 0.3,
+        step_after_end: bool = False,
+        version: int = 1,
+        seed: int = 0,
+    ):
         self.tokens, self.timeout, self.rounds, self.round_steps = tokens, timeout, rounds, round_steps
         self.match_interval, self.bot, self.bot_leaves_at_step = match_interval, bot, bot_leaves_at_step
         self.drop_at_step, self.restart_pause = drop_at_step, restart_pause

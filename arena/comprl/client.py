@@ -47,7 +47,7 @@ AUTHENTICATED = "Authentication successful"
 ROUTINE_MESSAGES = (AUTHENTICATED, "Waiting in queue")
 
 
-class ServerRefused(ValueError):
+class CompetitionError(ValueError):
     """The client gave up: the server cannot be reached, or refuses the token or the protocol version."""
 
 
@@ -334,7 +334,7 @@ class CompetitionClient:
     # ------------------------------------------------------------------ life cycle
     def start(self) -> defer.Deferred:
         """Connect and play; the Deferred fires with the ``Tally`` when the client stops, or fails
-        with ``ServerRefused`` (or the policy's or the recorder's error)."""
+        with ``CompetitionError`` (or the policy's or the recorder's error)."""
         self.worker.start()
         self.records.start()
         if self.config.minutes is not None:
@@ -368,7 +368,9 @@ class CompetitionClient:
     # ------------------------------------------------------------------ connections
     def _connect(self) -> None:
         self._reconnect = None
-        endpoint = HostnameEndpoint(self.reactor, self.config.host, self.config.port, timeout=self.config.connect_timeout)
+        endpoint = HostnameEndpoint(
+            self.reactor, self.config.host, self.config.port, timeout=self.config.connect_timeout
+        )
         connectProtocol(endpoint, ServerConnection(self)).addCallbacks(self._connected, self._connect_failed)
 
     def _connected(self, connection: ServerConnection) -> None:
@@ -380,10 +382,12 @@ class CompetitionClient:
     def _connect_failed(self, failure: Failure) -> None:
         reason = failure.getErrorMessage().rstrip(". ")
         if not self.ever_connected:
-            self._finish(ServerRefused(
-                f"cannot reach the competition server at {self.config.address}: {reason}; check --server-url and "
-                "--server-port (or COMPRL_SERVER_URL and COMPRL_SERVER_PORT)"
-            ))  # fmt: skip
+            self._finish(
+                CompetitionError(
+                    f"cannot reach the competition server at {self.config.address}: {reason}; check --server-url and "
+                    "--server-port (or COMPRL_SERVER_URL and COMPRL_SERVER_PORT)"
+                )
+            )
         elif self.stopping is not None:
             self._finish()
         else:
@@ -409,17 +413,22 @@ class CompetitionClient:
             self.game_over(game.abandon())
         said = connection.error_text
         if said is not None and "version" in said.lower():
-            return self._finish(ServerRefused(
-                f"the server at {self.config.address} refused protocol version {commands.PROTOCOL_VERSION} "
-                f"({said!r}); this client speaks comprl's protocol version {commands.PROTOCOL_VERSION}"
-            ))  # fmt: skip
+            return self._finish(
+                CompetitionError(
+                    f"the server at {self.config.address} refused protocol version {commands.PROTOCOL_VERSION} "
+                    f"({said!r}); this client speaks comprl's protocol version {commands.PROTOCOL_VERSION}"
+                )
+            )
         if not connection.authenticated and said is not None:
             self.auth_failures += 1
             if self.auth_failures >= self.config.auth_failures:
-                return self._finish(ServerRefused(
-                    f"the server at {self.config.address} refused the access token {self.auth_failures} times in a "
-                    f"row ({said!r}); check --token or COMPRL_ACCESS_TOKEN (the token is on the server's web dashboard)"
-                ))  # fmt: skip
+                return self._finish(
+                    CompetitionError(
+                        f"the server at {self.config.address} refused the access token {self.auth_failures} times in a "
+                        f"row ({said!r}); check --token or COMPRL_ACCESS_TOKEN (the token is on the server's web "
+                        "dashboard)"
+                    )
+                )
             if self.stopping is None:
                 return self._retry(f"the server refused the access token ({said!r})")
         if self.stopping is not None or not self.wants_games():
@@ -478,7 +487,7 @@ def run_client(policy, config: ClientConfig, on_game_end=None, log=print) -> Tal
     Ctrl-C, SIGTERM (and SIGUSR1) stop it after the game in progress; a second one at once.
 
     Raises:
-        ServerRefused: the server cannot be reached, or refuses the token or the protocol version.
+        CompetitionError: the server cannot be reached, or refuses the token or the protocol version.
     """
     from twisted.internet import reactor
 

@@ -104,8 +104,10 @@ class GameResult:
         """One line for the log: game, opponent, rounds, result and the running tally."""
         result = f"disconnected ({self.why})" if self.disconnected else self.result
         late = f", {self.late} late steps answered idle" if self.late else ""
-        return (f"game {self.number} {self.game_id[:8]} vs {self.opponent or 'unknown'}: rounds won {self.rounds_won}, "
-                f"lost {self.rounds_lost}, drawn {self.rounds_drawn}: {result}{late} | {tally}")  # fmt: skip
+        return (
+            f"game {self.number} {self.game_id[:8]} vs {self.opponent or 'unknown'}: rounds won {self.rounds_won}, "
+            f"lost {self.rounds_lost}, drawn {self.rounds_drawn}: {result}{late} | {tally}"
+        )
 
 
 class GameTracker:
@@ -165,13 +167,24 @@ class GameTracker:
         complete = self.rounds_started >= self.format.rounds and won + lost + timeouts >= self.format.rounds
         drawn = max(0, self.format.rounds - won - lost) if complete else timeouts
         why = "" if complete else "the opponent left"
-        return GameResult(self.game_id, self.number, self.opponent, won, lost, drawn, not complete, why, self.steps,
-                          self.late)  # fmt: skip
+        return GameResult(
+            self.game_id, self.number, self.opponent, won, lost, drawn, not complete, why, self.steps, self.late
+        )
 
     def abandon(self, why: str = "our connection was lost") -> GameResult:
         """The result of a game this client left: rounds read from the observations so far."""
-        return GameResult(self.game_id, self.number, self.opponent, self.goals.count(1), self.goals.count(-1),
-                          self.timeouts, True, why, self.steps, self.late)  # fmt: skip
+        return GameResult(
+            self.game_id,
+            self.number,
+            self.opponent,
+            self.goals.count(1),
+            self.goals.count(-1),
+            self.timeouts,
+            True,
+            why,
+            self.steps,
+            self.late,
+        )
 
 
 @dataclass
