@@ -11,6 +11,7 @@ import concurrent.futures
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -430,3 +431,39 @@ def test_the_rehearsal_plays_four_rounds_with_the_puck_half_alternating_and_side
     assert signs == [1, -1, 1, -1, -1, 1, -1, 1]
     assert evaluate.main([SAC, "--format", "server", "--games", "2", "--opponents", "weak"]) == 0
     assert "rounds won / drawn / lost" in capsys.readouterr().out
+
+
+def test_sigterm_finishes_the_game_in_progress_then_compete_exits_cleanly(reactor):
+    server = StandInServer({"tok-a": "alice"}, bot=True, seed=4)
+    port = on_reactor(reactor, server.listen, reactor)
+    argv = [
+        sys.executable,
+        str(ROOT / "scripts" / "compete.py"),
+        "strong",
+        "--server-url",
+        "127.0.0.1",
+        "--server-port",
+        str(port),
+        "--token",
+        "tok-a",
+    ]
+    run = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and not any(b"action" in box for _, _, box in list(server.boxes)):
+            time.sleep(0.05)  # until the client has answered a Step: a game is in progress
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=WAIT)
+    finally:
+        run.kill()
+    on_reactor(reactor, server.stop)
+    assert run.returncode == 0, out + err
+    assert "stopping after this game" in out and "game 1 " in out and "stopped after 1 games" in out
+    assert len(server.games) == 1 and server.games[0]["end"] in ("WIN", "DRAW") and server.kicks == []
