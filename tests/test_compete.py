@@ -359,6 +359,13 @@ def test_two_compete_clients_play_each_other_through_the_stand_in_and_the_ledger
     assert mine["outcome"] == -theirs["outcome"] and not mine["disconnected"] and mine["b"] == "unknown"
     seat = server.games[0]["players"].index("alice")
     assert mine["rounds_won"] == server.games[0]["rounds"][seat]
+    # The league's leaderboard shows both in its server section, apart from the rated pool.
+    shown = subprocess.run([sys.executable, str(ROOT / "scripts" / "leaderboard.py"), "--league-dir", str(league),
+                            "--quiet"], capture_output=True, text=True, timeout=WAIT)  # fmt: skip
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    board = (league / "leaderboard.md").read_text()
+    section = board[board.index("## Games on the competition server") :]
+    assert member in section and "basic-strong" in section
 
 
 def test_compete_names_what_is_wrong_in_one_line(tmp_path):
