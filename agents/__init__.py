@@ -4,7 +4,7 @@ ready, frozen policy."""
 
 from agents.base import Agent, AgentSpec, FrozenPolicy
 from agents.checkpoint import CheckpointError
-from agents.registry import AGENTS, load_agent, load_policy, make_agent, make_opponent, save_policy
+from agents.registry import AGENTS, load_agent, load_policy, make_agent, make_policy, save_policy
 
 __all__ = [
     "AGENTS",
@@ -15,6 +15,6 @@ __all__ = [
     "load_agent",
     "load_policy",
     "make_agent",
-    "make_opponent",
+    "make_policy",
     "save_policy",
 ]

@@ -23,7 +23,7 @@ import torch
 from plumbing.files import atomic_write
 
 FORMAT_VERSION = 1
-_KIND_POLICY = "policy"
+_POLICY_FILE = "policy"  # the file type, stored under the payload key "kind" (kept: files on disk carry it)
 
 
 class CheckpointError(ValueError):
@@ -78,7 +78,7 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> str:
     digest = weights_sha256(weights)
     payload = {
         "format_version": FORMAT_VERSION,
-        "kind": _KIND_POLICY,
+        "kind": _POLICY_FILE,
         "algorithm": checkpoint.algorithm,
         "config": checkpoint.config,
         "spec": checkpoint.spec,
@@ -139,13 +139,13 @@ def read_payload(path: str | os.PathLike, what: str = "checkpoint") -> dict:
     return payload
 
 
-def wrong_kind(path: Path, payload: dict, wanted: str) -> CheckpointError:
-    kind = payload.get("kind")
-    if kind == "training" and wanted == _KIND_POLICY:
+def wrong_file_type(path: Path, payload: dict, wanted: str) -> CheckpointError:
+    file_type = payload.get("kind")
+    if file_type == "training" and wanted == _POLICY_FILE:
         policy = path.parent.parent / "policy.pt"
         hint = f"use {policy}" if policy.is_file() else "use the run's policy.pt"
         return CheckpointError(f"{path} is a training checkpoint (for resuming a run), not a policy: {hint}")
-    if kind == _KIND_POLICY and wanted == "training":
+    if file_type == _POLICY_FILE and wanted == "training":
         return CheckpointError(
             f"{path} is a policy checkpoint, not a training checkpoint (RUN_DIR/checkpoints/training.pt)"
         )
@@ -169,8 +169,8 @@ def load_checkpoint(path: str | os.PathLike, algorithm: str | None = None) -> Ch
     """
     path = Path(path)
     payload = read_payload(path)
-    if payload.get("kind") != _KIND_POLICY:
-        raise wrong_kind(path, payload, _KIND_POLICY)
+    if payload.get("kind") != _POLICY_FILE:
+        raise wrong_file_type(path, payload, _POLICY_FILE)
     version = payload.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{path} has checkpoint format version {version!r}; this code reads {FORMAT_VERSION}")

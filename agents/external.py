@@ -5,7 +5,7 @@ is called with no arguments, and the object it returns must have ``act(obs (B, 1
 ``reset(mask)`` is optional. Course users bring classmates' agents and their own old agents this
 way, whatever framework they were written in.
 
-An external player's identity is the sha256 over its source file and every file the load read
+An external policy's identity is the sha256 over its source file and every file the load read
 from the source file's folder (its weights, its statistics), so the ledger can tell two versions
 of the same agent apart even when the file name stays.
 """
@@ -37,13 +37,13 @@ def parse_external(text: str) -> tuple[Path, str]:
     path, sep, function = body.rpartition(":")
     if not sep or not path or not function.isidentifier():
         raise ValueError(
-            f"external player {text!r}: expected py:PATH.py:FUNCTION, e.g. py:../shared/external/shabin_sac.py:load"
+            f"external policy {text!r}: expected py:PATH.py:FUNCTION, e.g. py:../shared/external/shabin_sac.py:load"
         )
     file = Path(path)
     if file.suffix != ".py":
-        raise ValueError(f"external player {text!r}: {path} is not a .py file; expected py:PATH.py:FUNCTION")
+        raise ValueError(f"external policy {text!r}: {path} is not a .py file; expected py:PATH.py:FUNCTION")
     if not file.is_file():
-        raise FileNotFoundError(f"external player {text!r}: {path} does not exist")
+        raise FileNotFoundError(f"external policy {text!r}: {path} does not exist")
     return file, function
 
 
@@ -65,7 +65,7 @@ def _install_hook() -> None:
 
 
 class ExternalPolicy:
-    """An external player: its policy object, label and content identity."""
+    """An external policy: its policy object, label and content identity."""
 
     def __init__(self, policy, text: str, sha256: str, files: list[str]):
         self.policy = policy
@@ -109,14 +109,14 @@ def load_external(text: str) -> ExternalPolicy:
             sys.path.remove(str(folder))
         opened = list(_opened.paths)
     except Exception as error:
-        raise ValueError(f"external player {text!r} failed to load: {type(error).__name__}: {error}") from error
+        raise ValueError(f"external policy {text!r} failed to load: {type(error).__name__}: {error}") from error
     finally:
         _opened.paths = None
     if not callable(factory):
-        raise ValueError(f"external player {text!r}: {file} has no function {function}()")
+        raise ValueError(f"external policy {text!r}: {file} has no function {function}()")
     if not callable(getattr(policy, "act", None)):
         raise ValueError(
-            f"external player {text!r}: {function}() returned {type(policy).__name__}, which has no act(obs)"
+            f"external policy {text!r}: {function}() returned {type(policy).__name__}, which has no act(obs)"
         )
     files = {file.resolve()}
     for path in opened:
@@ -136,5 +136,5 @@ def load_external(text: str) -> ExternalPolicy:
     except PolicyError as error:
         raise ValueError(str(error)) from error
     except Exception as error:
-        raise ValueError(f"external player {text!r} failed its first reset: {type(error).__name__}: {error}") from error
+        raise ValueError(f"external policy {text!r} failed its first reset: {type(error).__name__}: {error}") from error
     return player

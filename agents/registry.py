@@ -183,9 +183,9 @@ def frozen_policy(checkpoint: Checkpoint, device: str, where: str, label: str,
     return FrozenPolicy(agent.eval(), label=label)
 
 
-def make_opponent(text: str, seed: int = 0, device: str = "auto"):
-    """An opponent from a scripted name (weak, strong, random, idle, basic-weak, ...), a checkpoint
-    path, or an external player ``py:PATH.py:FUNCTION`` (``agents.external``)."""
+def make_policy(text: str, seed: int = 0, device: str = "auto"):
+    """A policy from a scripted name (weak, strong, random, idle, basic-weak, ...), a checkpoint
+    path, or an external policy ``py:PATH.py:FUNCTION`` (``agents.external``)."""
     if is_external(text):
         return load_external(text)
     key = ALIASES.get(text, text)
@@ -199,5 +199,5 @@ def make_opponent(text: str, seed: int = 0, device: str = "auto"):
     scripted = sorted(n for n, e in AGENTS.items() if not e.learns) + sorted(ALIASES)
     raise ValueError(
         f"opponent {text!r} is neither a scripted player ({', '.join(scripted)}), a checkpoint file "
-        "nor an external player py:PATH.py:FUNCTION"
+        "nor an external policy py:PATH.py:FUNCTION"
     )

@@ -33,7 +33,7 @@ from agents.collect import Collector
 from agents.common.buffer import ReplayBuffer, mirror_rows
 from agents.common.logger import make_logger
 from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states
-from agents.registry import entry, make_agent, make_config, make_opponent, refuse_shape_changes, save_policy
+from agents.registry import entry, make_agent, make_config, make_policy, refuse_shape_changes, save_policy
 from agents.training_checkpoint import (
     checkpoint_file,
     has_checkpoint,
@@ -213,7 +213,7 @@ def build_trainer(config: TrainConfig, evaluator=None, hooks: Hooks | None = Non
         parent = initial.sha256  # lineage: the snapshots descend from it
     opponent_items = parse_opponents(config.opponents)
     opponents = [
-        (name, make_opponent(name, seed=config.seed + 1000 + i, device=config.device))
+        (name, make_policy(name, seed=config.seed + 1000 + i, device=config.device))
         for i, (name, _) in enumerate(opponent_items)
     ]
     collector = Collector(config.n_envs, opponents, [w for _, w in opponent_items], seed=config.seed,

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import torch
 
-from agents.checkpoint import CheckpointError, read_payload, weights_sha256, wrong_kind
+from agents.checkpoint import CheckpointError, read_payload, weights_sha256, wrong_file_type
 from plumbing.config import config_to_dict
 from plumbing.files import atomic_write
 
 TRAINING_FORMAT_VERSION = 2
-KIND = "training"
+FILE_TYPE = "training"
 
 
 def checkpoint_file(run_dir: str | os.PathLike) -> Path:
@@ -73,7 +73,7 @@ def training_payload(*, train_config: dict, agent, spec: dict, counters: dict, r
     weights = {k: v.detach().cpu().clone() for k, v in agent.state_dict().items()}
     return {
         "format_version": TRAINING_FORMAT_VERSION,
-        "kind": KIND,
+        "kind": FILE_TYPE,
         "algorithm": train_config["agent"],
         "train_config": train_config,
         "agent_config": config_to_dict(agent.config),
@@ -107,8 +107,8 @@ def read_training_checkpoint(path: str | os.PathLike, algorithm: str | None = No
     """
     path = Path(path)
     payload = read_payload(path, what="training checkpoint")
-    if payload.get("kind") != KIND:
-        raise wrong_kind(path, payload, KIND)
+    if payload.get("kind") != FILE_TYPE:
+        raise wrong_file_type(path, payload, FILE_TYPE)
     version = payload.get("format_version")
     if version not in MIGRATIONS and version != TRAINING_FORMAT_VERSION:
         raise CheckpointError(

@@ -91,7 +91,7 @@ def _policy_started(record: GameRecord) -> bool:
 
 
 LEGEND = {
-    "opponent": "the opponent's label (a scripted name, a checkpoint's path or an external player's spec)",
+    "opponent": "the opponent's label (a scripted name, a checkpoint's path or an external policy's spec)",
     "games": "games played, half from each side",
     "score": "(wins + draws/2) / games, with its 95% interval",
     "win, draw, loss": "the share of games won, drawn and lost, each with its 95% Wilson interval",

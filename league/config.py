@@ -144,18 +144,19 @@ class LearnerSettings:
 class ExternalSettings:
     name: str
     """Unique name: letters, digits, - and _ (the member is NAME-<first 8 of its sha256>)."""
-    player: str = ""
+    policy: str = ""
     """py:PATH.py:FUNCTION (agents/external.py). A relative PATH is looked up from the current
-    directory, then from the project root."""
+    directory, then from the project root. (Leagues made before 2026-11-28's third session
+    wrote this key as ``player``; it is read as ``policy``.)"""
 
     @property
     def spec(self) -> str:
-        """The player with its file's path resolved (what the league loads)."""
-        path, sep, function = self.player[len("py:") :].rpartition(":")
+        """The policy with its file's path resolved (what the league loads)."""
+        path, sep, function = self.policy[len("py:") :].rpartition(":")
         file = Path(path)
         if sep and not file.is_file() and not file.is_absolute() and (PROJECT_ROOT / file).is_file():
             return f"py:{(PROJECT_ROOT / file).resolve()}:{function}"
-        return f"py:{file.resolve()}:{function}" if sep and file.is_file() else self.player
+        return f"py:{file.resolve()}:{function}" if sep and file.is_file() else self.policy
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class LeagueConfig:
     evaluation: EvaluationSettings = EvaluationSettings()
     learners: tuple[LearnerSettings, ...] = ()
     externals: tuple[ExternalSettings, ...] = ()
-    """Players written with other code (classmates' agents, old agents): members from the start,
+    """Policies written with other code (classmates' agents, old agents): members from the start,
     opponents in training and rating games like any promoted member, never trained."""
 
     def learner(self, name: str) -> LearnerSettings:
@@ -192,7 +193,7 @@ class LeagueConfig:
             lines.append("")
         for external in self.externals:
             lines += ["[[externals]]", f"name = {_toml_value(external.name)}",
-                      f"player = {_toml_value(external.player)}", ""]  # fmt: skip
+                      f"policy = {_toml_value(external.policy)}", ""]  # fmt: skip
         return "\n".join(lines)
 
     def round_steps(self, learner: LearnerSettings) -> int:
@@ -312,6 +313,8 @@ def parse_config(text: str, where: str = "league config") -> LeagueConfig:
         tables = data.get(name, [])
         if not isinstance(tables, list) or not all(isinstance(item, dict) for item in tables):
             raise ValueError(f"{where}: {name} must be an array of tables ([[{name}]])")
+        if name == "externals":  # the key's earlier name
+            tables = [{("policy" if k == "player" else k): v for k, v in item.items()} for item in tables]
         values[name] = tuple(
             config_from_dict(cls, item, where=f"{where} [[{name}]] #{i + 1}") for i, item in enumerate(tables)
         )
@@ -426,7 +429,7 @@ def _validate(config: LeagueConfig, where: str) -> None:
         try:
             parse_external(external.spec)
         except (ValueError, FileNotFoundError) as error:
-            raise ValueError(f"{where}: {label} player: {error}") from None
+            raise ValueError(f"{where}: {label} policy: {error}") from None
 
 
 def load_config(path: str | Path) -> LeagueConfig:

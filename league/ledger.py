@@ -181,7 +181,7 @@ def promotion_record(member: str, learner: str, decision, anchor_scores: dict, g
 
 
 def external_record(member: str, name: str, player) -> dict:
-    """An external player entering the league (``player``: its ``agents.external.ExternalPolicy``):
+    """An external policy entering the league (``player``: its ``agents.external.ExternalPolicy``):
     a snapshot of no learner whose file is the player's spec and whose hash covers its files."""
     return {
         "type": "snapshot",
@@ -199,7 +199,7 @@ def external_record(member: str, name: str, player) -> dict:
 
 def ungated_promotion_record(member: str, learner: str, reason: str = "the learner's starting model") -> dict:
     """A member promoted without a gate: a learner's starting model (where its line begins) or an
-    external player."""
+    external policy."""
     return {
         "type": "promotion",
         "member": member,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from agents.checkpoint import CheckpointError, load_checkpoint
 from agents.external import load_external
-from agents.registry import canonical_name, frozen_policy, make_opponent
+from agents.registry import canonical_name, frozen_policy, make_policy
 from league.layout import member_file, members_dir
 from league.ledger import snapshot_record
 from plumbing.files import atomic_write
@@ -103,7 +103,7 @@ class Pool:
         return problem
 
     def _external_problem(self, member: str, record: dict) -> str | None:
-        """An external player is loaded once per process and checked against the ledger's hash."""
+        """An external policy is loaded once per process and checked against the ledger's hash."""
         cached = self._checked.get(member)
         if cached is not None:
             return cached[1]
@@ -136,7 +136,7 @@ class Pool:
             raise MemberError(problem)
         if member not in self._policies:
             if member in self.anchors:
-                self._policies[member] = make_opponent(member, seed=self.seed + self.anchors.index(member))
+                self._policies[member] = make_policy(member, seed=self.seed + self.anchors.index(member))
             else:
                 self._policies[member] = self._load(member)
         return self._policies[member]
@@ -162,7 +162,7 @@ class Pool:
             raise MemberError(f"{member}: {path} holds other weights than the ledger recorded (hash mismatch)")
         return frozen_policy(checkpoint, self.device, where=str(path), label=member)
 
-    def match_player(self, member: str):
+    def match_policy(self, member: str):
         """What ``play_games`` should get for a member: a scripted name (seeded by the match) or a
         freshly loaded frozen policy (not the cached one a training collector may be using, so
         policies with per-game memory never share it between two sets of games)."""

@@ -22,7 +22,7 @@ def league_member(league_dir: str | os.PathLike, sha256: str | None = None, scri
 
     Args:
         league_dir: an existing league directory.
-        sha256: the checkpoint's weights sha256, or an external player's files' sha256.
+        sha256: the checkpoint's weights sha256, or an external policy's files' sha256.
         scripted: a scripted player's name (a member when it is one of the league's anchors).
 
     Raises:

@@ -462,7 +462,7 @@ class LearnerWorker:
         atomic_write(member_card_file(self.league_dir, candidate), lambda file: file.write(text.encode()))
 
     def _enter_externals(self) -> None:
-        """The league's external players join as promoted members and play the anchors (once: any
+        """The league's external policies join as promoted members and play the anchors (once: any
         learner that starts first enters them; the ledger keeps the first records)."""
         view = self._refresh()
         for external in self.config.externals:
@@ -472,15 +472,15 @@ class LearnerWorker:
                 self._timed("ledger", self.writer.append, external_record(member, external.name, player))
             if member not in view.promotions:
                 self._timed(
-                    "ledger", self.writer.append, ungated_promotion_record(member, external.name, "external player")
+                    "ledger", self.writer.append, ungated_promotion_record(member, external.name, "external policy")
                 )
-                self.log(f"[{self.name}] external player {external.player} joins the league as {member}")
+                self.log(f"[{self.name}] external policy {external.policy} joins the league as {member}")
             view = self._refresh()
             if not self._rate_against_anchors(member):
                 return
 
     def _rate_against_anchors(self, member: str) -> bool:
-        """A member that joins without a gate (a starting model, an external player) plays each
+        """A member that joins without a gate (a starting model, an external policy) plays each
         anchor once, so it is rated from the first minute; False when a stop came first."""
         games = even_games(self.config.evaluation.games_per_pair)
         for anchor in self.pool.anchors if games else ():
@@ -518,7 +518,7 @@ class LearnerWorker:
                     self.writer.append(match_game_record(match, kind, a, b, game))
 
             started = time.perf_counter()
-            player_a, player_b = self.pool.match_player(a), self.pool.match_player(b)
+            player_a, player_b = self.pool.match_policy(a), self.pool.match_policy(b)
             play_games(player_a, player_b, games, seed=seed, n_envs=self.config.evaluation.n_envs, on_game_end=record)
             self._add_time(f"play ({kind} games)", time.perf_counter() - started)
         view = self._refresh()

@@ -4,7 +4,7 @@
     python scripts/compete.py strong --games 10         # with COMPRL_SERVER_URL, COMPRL_ACCESS_TOKEN set
     python scripts/compete.py runs/league/members/M.pt --league-dir runs/league   # results into the ledger
 
-POLICY is a checkpoint, a scripted player (weak, strong, random, idle) or an external player
+POLICY is a checkpoint, a scripted player (weak, strong, random, idle) or an external policy
 py:PATH.py:FUNCTION. The server, its port and the access token come from the options or from
 COMPRL_SERVER_URL, COMPRL_SERVER_PORT and COMPRL_ACCESS_TOKEN (the reference client's names). It
 plays game after game until --games or --minutes is spent or it is stopped (Ctrl-C or SIGTERM
@@ -25,7 +25,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 from agents.checkpoint import load_checkpoint  # noqa: E402
 from agents.external import is_external  # noqa: E402
-from agents.registry import AGENTS, ALIASES, canonical_name, make_opponent  # noqa: E402
+from agents.registry import AGENTS, ALIASES, canonical_name, make_policy  # noqa: E402
 from plumbing.cli import entry_point  # noqa: E402
 
 DEADLINE = 10.0  # seconds the course server waits for an answer
@@ -104,7 +104,7 @@ def main(argv=None) -> int:
     config = ClientConfig(host, port, token, games=args.games, minutes=args.minutes, deadline=DEADLINE)
     log = functools.partial(print, flush=True)
 
-    policy = make_opponent(args.policy, seed=args.seed, device=args.device)
+    policy = make_policy(args.policy, seed=args.seed, device=args.device)
     took = check_policy_speed(policy, DEADLINE)
     log(f"{args.policy}: one act takes {1000 * took:.1f} ms (the server allows {DEADLINE:g} s per step)")
     games_log = None

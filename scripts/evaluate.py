@@ -6,7 +6,7 @@
         --opponents models/muzero-hockey/policy.pt,py:../shared/external/shabin_sac.py:load
     python scripts/evaluate.py runs/sac/policy.pt --format server   # the competition server's 4-round games
 
-The player and its opponents are checkpoint paths or external players (py:PATH.py:FUNCTION);
+The player and its opponents are checkpoint paths or external policies (py:PATH.py:FUNCTION);
 opponents may also be scripted names (weak, strong, random, idle). Half of the games are played
 from each side; the table shows the score (wins + draws/2) / games, the overall rates and the win
 rate per side and by first possession. ``--format server`` plays the competition server's games
@@ -20,7 +20,7 @@ import sys
 
 from agents.checkpoint import load_checkpoint
 from agents.external import is_external, load_external
-from agents.registry import load_policy, make_opponent
+from agents.registry import load_policy, make_policy
 from evaluation.evaluate import evaluate_policy, evaluate_server_format, format_table, to_json
 from plumbing.cli import entry_point
 
@@ -29,7 +29,7 @@ from plumbing.cli import entry_point
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "checkpoint", help="policy checkpoint (.pt) or external player (py:PATH.py:FUNCTION) to evaluate"
+        "checkpoint", help="policy checkpoint (.pt) or external policy (py:PATH.py:FUNCTION) to evaluate"
     )
     parser.add_argument("--opponents", default="weak,strong",
                         help="comma-separated scripted names, checkpoint paths or py:PATH.py:FUNCTION")  # fmt: skip
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
         parser.error(f"--games must be positive, got {args.games}")
     if is_external(args.checkpoint):
         if args.set:
-            raise ValueError("--set changes a checkpoint's stored config; an external player has none")
+            raise ValueError("--set changes a checkpoint's stored config; an external policy has none")
         checkpoint, policy = None, load_external(args.checkpoint)
     else:
         checkpoint = load_checkpoint(args.checkpoint)
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     names = [name.strip() for name in args.opponents.split(",") if name.strip()]
     if not names:
         raise ValueError(f"--opponents {args.opponents!r} names no opponent; e.g. --opponents weak,strong")
-    opponents = {name: make_opponent(name, seed=args.seed + 1 + i, device=args.device) for i, name in enumerate(names)}
+    opponents = {name: make_policy(name, seed=args.seed + 1 + i, device=args.device) for i, name in enumerate(names)}
     n_envs = min(args.n_envs, args.games)
     if args.format == "server":
         if args.mode != "normal":

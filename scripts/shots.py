@@ -13,7 +13,7 @@ import argparse
 import math
 import sys
 
-from agents.registry import make_opponent
+from agents.registry import make_policy
 from evaluation.shots import shot_statistics
 from plumbing.cli import entry_point
 
@@ -34,8 +34,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.games < 1:
         parser.error(f"--games must be positive, got {args.games}")
-    policy = make_opponent(args.checkpoint, seed=args.seed, device=args.device)
-    opponent = make_opponent(args.opponent, seed=args.seed + 1, device=args.device)
+    policy = make_policy(args.checkpoint, seed=args.seed, device=args.device)
+    opponent = make_policy(args.opponent, seed=args.seed + 1, device=args.device)
     summary = shot_statistics(policy, opponent, games=args.games, seed=args.seed).summary()
     header = ("outcome", "games", "shots/game", "by timer", "caught", "holding", "release x")
     print(f"{header[0]:8} {header[1]:>5} {header[2]:>10} {header[3]:>9} {header[4]:>7} {header[5]:>8} {header[6]:>9}")

@@ -1,4 +1,4 @@
-"""External players (agents/external.py): any Python file's policy plays, with a content identity."""
+"""External policies (agents/external.py): any Python file's policy plays, with a content identity."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from agents.external import load_external
-from agents.registry import make_opponent
+from agents.registry import make_policy
 from arena.match import play_games
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def _player(folder: Path, speed: str = "0.5") -> Path:
 
 @pytest.mark.skipif(not SHABIN.exists(), reason="../shared/external is not beside this checkout")
 def test_the_shipped_tournament_agent_plays_as_an_opponent():
-    shabin = make_opponent(f"py:{SHABIN}:load")
+    shabin = make_policy(f"py:{SHABIN}:load")
     assert shabin.files == ["shabin_sac.py", "weights/shabin_sac.npz", "weights/shabin_sac.pth"]
     result = play_games(shabin, "strong", n_games=8, seed=0, n_envs=8)
     assert result.n_games == 8 and result.wins >= 6  # it beats the strong bot nearly always
@@ -77,7 +77,7 @@ def test_identity_covers_the_files_the_player_reads_and_changes_with_them(tmp_pa
     assert changed.policy.resets == 2  # the check at load, and this one
 
 
-def test_bad_external_players_are_refused_in_one_line(tmp_path):
+def test_bad_external_policies_are_refused_in_one_line(tmp_path):
     source = _player(tmp_path / "a")
     cases = {
         f"py:{source}": "expected py:PATH.py:FUNCTION",
@@ -95,7 +95,7 @@ def test_bad_external_players_are_refused_in_one_line(tmp_path):
         load_external(f"py:{source}:load")
 
 
-def test_evaluate_plays_an_external_player_from_the_command_line(tmp_path):
+def test_evaluate_plays_an_external_policy_from_the_command_line(tmp_path):
     source = _player(tmp_path / "a")
     result = subprocess.run(
         [sys.executable, "scripts/evaluate.py", "models/sac-hockey/policy.pt", "--opponents", f"py:{source}:load",

@@ -19,7 +19,7 @@ from tiny_league import tiny_league_toml
 
 from agents.checkpoint import load_checkpoint
 from agents.collect import Collector
-from agents.registry import make_agent, make_opponent, save_policy
+from agents.registry import make_agent, make_policy, save_policy
 from arena.hockey.constants import Mode
 from league.config import DEFAULT_TOML, default_config, open_league, parse_config
 from league.ledger import LedgerWriter, read_ledger
@@ -113,7 +113,7 @@ def test_pool_names_snapshots_by_content_and_excludes_bad_files(tmp_path):
     (tmp_path / first["file"]).write_bytes(swapped)
     os.utime(tmp_path / first["file"], ns=(stat.st_atime_ns, stat.st_mtime_ns))
     with pytest.raises(MemberError, match="hash mismatch"):
-        pool.match_player(first["member"])
+        pool.match_policy(first["member"])
     (tmp_path / other["file"]).unlink()
     assert "missing" in pool.problem(other["member"])
     assert pool.playable([first["member"], other["member"], "basic-strong"])[0] == ["basic-strong"]
@@ -164,7 +164,7 @@ def test_leaderboard_files_from_a_synthetic_ledger(tmp_path):
 
 # ---------------------------------------------------------------------------- collector mix
 def test_changing_the_mix_lets_running_games_finish_against_their_opponent():
-    opponents = {"weak": make_opponent("weak", seed=0), "strong": make_opponent("strong", seed=1)}
+    opponents = {"weak": make_policy("weak", seed=0), "strong": make_policy("strong", seed=1)}
     collector = Collector(4, [("weak", opponents["weak"])], [1.0], seed=0)
     collector.start(lambda: Mode.NORMAL)
     collector.set_opponents({"strong": 1.0}, resolve=lambda label: opponents[label])

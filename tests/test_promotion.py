@@ -88,7 +88,7 @@ def test_a_weaker_candidate_is_refused_against_the_starting_model(tmp_path):
     assert start in rated and view.snapshots[start]["origin"] == "start"
 
 
-def test_an_external_player_is_a_rated_member_and_a_training_opponent_and_a_changed_one_is_excluded(tmp_path):
+def test_an_external_policy_is_a_rated_member_and_a_training_opponent_and_a_changed_one_is_excluded(tmp_path):
     from test_external import _player
 
     source = _player(tmp_path / "player")
@@ -97,7 +97,7 @@ def test_an_external_player_is_a_rated_member_and_a_training_opponent_and_a_chan
     toml = toml.replace("seed = 0\n", "seed = 0\nsteps = 800\n")  # two rounds of shooting drills: short games
     toml = toml.replace("log_every = 100", 'log_every = 100, mode = "train_shooting"')
     toml = toml.replace("[league]", "[matchmaking]\npfsp = 0.8\nlatest_self = 0.0\nanchors = 0.2\n[league]")
-    toml += f'\n[[externals]]\nname = "forward"\nplayer = "py:{source}:load"\n'
+    toml += f'\n[[externals]]\nname = "forward"\nplayer = "py:{source}:load"\n'  # the key's earlier name reads too
     config_file = tmp_path / "league.toml"
     config_file.write_text(toml)
     config = open_league(league, config_file, create=True)
@@ -125,11 +125,11 @@ def test_bad_externals_in_a_league_config_are_refused_in_one_line(tmp_path):
 
     base = tiny_league_toml("a")
     cases = {
-        '[[externals]]\nname = "x"\nplayer = "py:missing.py:load"\n': "does not exist",
-        '[[externals]]\nname = "a"\nplayer = "py:../shared/external/shabin_sac.py:load"\n': "unique",
-        '[[externals]]\nname = "x y"\nplayer = "py:../shared/external/shabin_sac.py:load"\n': "letters, digits",
-        '[[externals]]\nname = "x"\n': "player",
-        '[[externals]]\nname = "x"\nplayer = "shabin.py"\n': "expected py:PATH.py:FUNCTION",
+        '[[externals]]\nname = "x"\npolicy = "py:missing.py:load"\n': "does not exist",
+        '[[externals]]\nname = "a"\npolicy = "py:../shared/external/shabin_sac.py:load"\n': "unique",
+        '[[externals]]\nname = "x y"\npolicy = "py:../shared/external/shabin_sac.py:load"\n': "letters, digits",
+        '[[externals]]\nname = "x"\n': "policy",
+        '[[externals]]\nname = "x"\npolicy = "shabin.py"\n': "expected py:PATH.py:FUNCTION",
     }
     for extra, message in cases.items():
         with pytest.raises(ValueError, match=message):

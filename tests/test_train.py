@@ -17,7 +17,7 @@ import torch
 from agents.checkpoint import CheckpointError, load_checkpoint
 from agents.collect import Collector
 from agents.common.buffer import ReplayBuffer
-from agents.registry import make_opponent
+from agents.registry import make_policy
 from agents.train import Hooks, TrainConfig, build_trainer, parse_opponents, train
 from arena.hockey.constants import Mode
 from arena.hockey.engine import EngineState, HockeyEngine
@@ -99,7 +99,7 @@ def test_engine_state_survives_plain_data_and_continues_identically():
 
 def test_collector_state_round_trip_continues_identically():
     def build():
-        opponents = [("weak", make_opponent("weak", seed=1)), ("strong", make_opponent("strong", seed=2))]
+        opponents = [("weak", make_policy("weak", seed=1)), ("strong", make_policy("strong", seed=2))]
         collector = Collector(3, opponents, [1.0, 2.0], seed=5)
         collector.start(lambda: 0)
         return collector
@@ -118,7 +118,7 @@ def test_collector_state_round_trip_continues_identically():
 
 def _collector(reward: str, opponent: str) -> Collector:
     """Four games against one scripted opponent, paid by ``reward``; the same games for every reward."""
-    collector = Collector(4, [(opponent, make_opponent(opponent, seed=1))], [1.0], seed=3, reward=reward)
+    collector = Collector(4, [(opponent, make_policy(opponent, seed=1))], [1.0], seed=3, reward=reward)
     collector.start(lambda: 0)
     return collector
 
@@ -144,7 +144,7 @@ def test_sparse_reward_pays_goals_only():
 
 def test_shaped_reward_adds_catches_and_puck_direction_to_the_game_reward():
     game, shaped = _collector("game", "strong"), _collector("shaped", "strong")
-    chaser = make_opponent("strong", seed=2)  # a learner that catches and shoots the puck
+    chaser = make_policy("strong", seed=2)  # a learner that catches and shoots the puck
     catches, directed = 0, 0
     for _ in range(400):
         actions = chaser.act(game.obs)
@@ -170,9 +170,9 @@ def test_opponent_mix_parsing_and_bad_opponents(tmp_path):
     with pytest.raises(ValueError, match="weight"):
         parse_opponents("weak:-1")
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        make_opponent(str(tmp_path / "missing.pt"))
+        make_policy(str(tmp_path / "missing.pt"))
     with pytest.raises(ValueError, match="neither a scripted player"):
-        make_opponent("nobody")
+        make_policy("nobody")
 
 
 # ---------------------------------------------------------------------------- the loop
