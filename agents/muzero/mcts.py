@@ -2,10 +2,19 @@
 
 The trees of all B games live in arrays indexed (game, node, action): children, priors, visit
 counts, value sums and rewards of edges, and the hidden state of every node (a tensor on the
-network's device). Each simulation descends all B trees together, one depth at a time, with
-vectorised NumPy; expands one new node per game with a single network call for the whole
-batch; and backs the values up along each game's path. Node n of every tree is created by
-simulation n, so no per-node Python objects exist.
+network's device). Node n of every tree is created by simulation n, so no per-node Python
+objects exist.
+
+Each node keeps the action its selection rule would choose there now (``_Trees.best``) and the
+child along it (``_Trees.next``). A node's choice changes only when its own statistics change
+(it lay on the path just backed up, or it was just created) or, for pUCT, when its game's min-max
+value bounds move; after each backup exactly those nodes are re-scored, in one vectorised call
+for all games. So a simulation's descent only follows those pointers: each game walks to its own
+leaf and leaves the batch there, and a level of the descent costs a few array lookups however
+deep the other games' trees are. The network then expands one leaf per game in a single call,
+and the values are backed up along each game's path. ``agents.muzero.levelwise`` is the same
+search written plainly (every node scored as the descent reaches it, all games level by level
+until the deepest reaches its leaf); the two give identical results (tests/test_muzero_search.py).
 
 Two selection rules, each an object that ``search`` is handed (``selection_rule(config)`` picks
 the config's), so that the search itself is one loop for both (as DeepMind's mctx separates them):
@@ -19,6 +28,10 @@ the config's), so that the search itself is one loop for both (as DeepMind's mct
   plays the survivor; inside the tree, children are chosen
   deterministically to match the improved policy softmax(logits + sigma(completed Q)). The
   policy target is that improved policy at the root.
+
+A rule scores any set of (game, node) pairs (``select``), may override the root's choice per
+simulation (``root``: Gumbel's sequential halving), and says whether its scores read the game's
+value bounds (``bounded``).
 
 All random draws of one search for one game come from that game's generator, so a batch of B
 games searches exactly as B separate searches with the same generators would.
@@ -56,11 +69,15 @@ class _Trees:
         self.states = torch.zeros(batch, nodes, latent, device=device)
         self.low = np.full(batch, np.inf)
         self.high = np.full(batch, -np.inf)
+        self.best = np.zeros((batch, nodes), dtype=np.int64)  # the action the rule chooses at each node now
+        self.next = np.full((batch, nodes), -1, dtype=np.int64)  # the child along it (-1: not expanded yet)
 
-    def normalised(self, q: np.ndarray) -> np.ndarray:
-        """Min-max normalised values per game ((B, ...) with the game first), in [0, 1]."""
-        span = np.maximum(self.high - self.low, 0.01)  # LightZero's value_delta_max
-        low = np.where(np.isfinite(self.low), self.low, 0.0)
+    def normalised(self, q: np.ndarray, games: np.ndarray | None = None) -> np.ndarray:
+        """Min-max normalised values, in [0, 1]: q is (B, ...) with the game first, or (P, ...) for
+        the P games ``games`` (one per row)."""
+        low, high = (self.low, self.high) if games is None else (self.low[games], self.high[games])
+        span = np.maximum(high - low, 0.01)  # LightZero's value_delta_max
+        low = np.where(np.isfinite(low), low, 0.0)
         shape = (-1,) + (1,) * (q.ndim - 1)
         return np.clip((q - low.reshape(shape)) / span.reshape(shape), 0.0, 1.0)
 
@@ -104,6 +121,8 @@ class PUCT:
     """MuZero's rule: Dirichlet noise on the root prior when exploring, pUCT inside the tree, and
     the root's visit counts as the policy (played with a temperature when exploring)."""
 
+    bounded = True  # scores read the game's min-max value bounds: when they move, every node is re-scored
+
     def __init__(self, config: MuZeroConfig):
         self.config = config
 
@@ -115,9 +134,13 @@ class PUCT:
             prior = (1 - config.dirichlet_weight) * prior + config.dirichlet_weight * noise
         return prior
 
-    def select(self, trees: _Trees, rows: np.ndarray, node: np.ndarray, depth: int, simulation: int) -> np.ndarray:
-        """(B,) the action each game descends along from ``node``."""
-        return _puct_action(trees, rows, node, self.config)
+    def root(self, trees: _Trees, simulation: int) -> np.ndarray | None:
+        """(B,) the root's action in ``simulation`` where the rule sets it apart; None: as any node."""
+        return None
+
+    def select(self, trees: _Trees, games: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        """(P,) the action chosen at node ``nodes[i]`` of game ``games[i]``, from the tree as it is."""
+        return _puct_action(trees, games, nodes, self.config)
 
     def finish(self, trees: _Trees, generators: list, explore: bool) -> tuple[np.ndarray, np.ndarray]:
         """(B,) the actions played and (B, A) the policy target, after the last simulation."""
@@ -136,6 +159,8 @@ class Gumbel:
     """Gumbel MuZero's rule: sequential halving over Gumbel-top-k root actions, deterministic
     interior choices that follow the improved policy, which is also the policy target."""
 
+    bounded = False  # scores are normalised over each node's own children
+
     def __init__(self, config: MuZeroConfig):
         self.config = config
 
@@ -150,10 +175,11 @@ class Gumbel:
         self.schedule = _halving_schedule(config.num_simulations, config.max_considered_actions)
         return softmax(logits)
 
-    def select(self, trees: _Trees, rows: np.ndarray, node: np.ndarray, depth: int, simulation: int) -> np.ndarray:
-        if depth == 0:
-            return _gumbel_root_action(trees, self.gumbel, self.logits, self.considered, self.schedule[simulation])
-        return _gumbel_interior_action(trees, rows, node)
+    def root(self, trees: _Trees, simulation: int) -> np.ndarray:
+        return _gumbel_root_action(trees, self.gumbel, self.logits, self.considered, self.schedule[simulation])
+
+    def select(self, trees: _Trees, games: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        return _gumbel_interior_action(trees, games, nodes)
 
     def finish(self, trees: _Trees, generators: list, explore: bool) -> tuple[np.ndarray, np.ndarray]:
         visits = trees.visits[:, 0]
@@ -191,22 +217,9 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
     trees.prior[:, 0] = rule.start(trees, logits, generators, explore)
     trees.node_value[:, 0] = root_value
 
+    _rescore(trees, rule, rows, np.zeros(batch, dtype=np.int64))
     for sim in range(sims):
-        node = np.zeros(batch, dtype=np.int64)
-        active = np.ones(batch, dtype=bool)
-        path: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        leaf_node = np.zeros(batch, dtype=np.int64)
-        leaf_action = np.zeros(batch, dtype=np.int64)
-        depth = 0
-        while active.any():
-            action = rule.select(trees, rows, node, depth, sim)
-            path.append((node.copy(), action, active.copy()))
-            child = trees.children[rows, node, action]
-            leaf = active & (child < 0)
-            leaf_node[leaf], leaf_action[leaf] = node[leaf], action[leaf]
-            active &= child >= 0
-            node = np.where(active, child, node)
-            depth += 1
+        path, leaf_node, leaf_action = _descend(trees, rule, sim)
         with torch.no_grad():
             parent = trees.states[torch.as_tensor(rows), torch.as_tensor(leaf_node)]
             action_tensor = torch.as_tensor(leaf_action, device=parent.device)
@@ -221,13 +234,15 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
         trees.logits[:, index] = child_logits
         trees.prior[:, index] = softmax(child_logits)
         trees.node_value[:, index] = value
-        ret = value
-        for nodes, acts, on in reversed(path):
-            ret = np.where(on, trees.reward[rows, nodes, acts] + config.decision_discount * ret, ret)
-            trees.visits[rows[on], nodes[on], acts[on]] += 1
-            trees.value_sum[rows[on], nodes[on], acts[on]] += ret[on]
-            trees.low = np.where(on, np.minimum(trees.low, ret), trees.low)
-            trees.high = np.where(on, np.maximum(trees.high, ret), trees.high)
+        games, nodes, moved = _backup(trees, path, value, config.decision_discount)
+        # re-score what changed: the nodes on the paths, the new leaves, and every node of a game
+        # whose value bounds moved when the rule's scores read them
+        stale = np.zeros((batch, index + 1), dtype=bool)
+        stale[games, nodes] = True
+        stale[:, index] = True
+        if rule.bounded:
+            stale[moved] = True
+        _rescore(trees, rule, *np.nonzero(stale))
 
     visits = trees.visits[:, 0].copy()
     value = trees.value_sum[:, 0].sum(axis=1) / np.maximum(visits.sum(axis=1), 1)
@@ -235,13 +250,68 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
     return SearchResult(action, policy, value, visits)
 
 
-def _puct_action(trees: _Trees, rows: np.ndarray, node: np.ndarray, config: MuZeroConfig) -> np.ndarray:
-    visits = trees.visits[rows, node]
+def _rescore(trees: _Trees, rule, games: np.ndarray, nodes: np.ndarray) -> None:
+    """Store the rule's current choice at each (game, node) pair, and the child along it."""
+    action = rule.select(trees, games, nodes)
+    trees.best[games, nodes] = action
+    trees.next[games, nodes] = trees.children[games, nodes, action]
+
+
+def _descend(trees: _Trees, rule, simulation: int) -> tuple[list, np.ndarray, np.ndarray]:
+    """Each game's path from its root along the stored choices to the first unexpanded edge.
+
+    Returns the path as one (games, nodes, actions) triple of arrays per depth (the games still
+    descending at that depth), and (B,) the node and action of each game's unexpanded edge. A game
+    leaves the arrays at its own leaf, so a level costs a few lookups over the games still in it."""
+    batch = trees.best.shape[0]
+    games, nodes = np.arange(batch), np.zeros(batch, dtype=np.int64)
+    action = rule.root(trees, simulation)
+    if action is None:
+        action, child = trees.best[:, 0].copy(), trees.next[:, 0].copy()
+    else:
+        child = trees.children[games, nodes, action]
+    leaf_node, leaf_action = np.empty(batch, dtype=np.int64), np.empty(batch, dtype=np.int64)
+    path = []
+    while True:
+        path.append((games, nodes, action))
+        expanded = child >= 0
+        if not expanded.all():
+            ends = ~expanded
+            leaf_node[games[ends]], leaf_action[games[ends]] = nodes[ends], action[ends]
+            if not expanded.any():
+                return path, leaf_node, leaf_action
+            games, child = games[expanded], child[expanded]
+        nodes = child
+        action, child = trees.best[games, nodes], trees.next[games, nodes]
+
+
+def _backup(trees: _Trees, path: list, value: np.ndarray, discount: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Back the leaves' values (B,) up each game's path: returns r + discount * G from the leaf
+    up, added to the visit counts, value sums and the game's value bounds. Returns the (game,
+    node) pairs of the paths and (B,) whether each game's bounds moved."""
+    ret = value.copy()
+    returns = []
+    for games, nodes, action in reversed(path):
+        ret[games] = trees.reward[games, nodes, action] + discount * ret[games]
+        returns.append(ret[games])
+    games, nodes, action = (np.concatenate(part) for part in zip(*path))
+    returns = np.concatenate(returns[::-1])
+    trees.visits[games, nodes, action] += 1  # one edge per (game, depth): no pair repeats
+    trees.value_sum[games, nodes, action] += returns
+    low, high = trees.low.copy(), trees.high.copy()
+    np.minimum.at(trees.low, games, returns)
+    np.maximum.at(trees.high, games, returns)
+    return games, nodes, (trees.low != low) | (trees.high != high)
+
+
+def _puct_action(trees: _Trees, games: np.ndarray, nodes: np.ndarray, config: MuZeroConfig) -> np.ndarray:
+    """(P,) the pUCT choice at node ``nodes[i]`` of game ``games[i]``."""
+    visits = trees.visits[games, nodes]
     total = visits.sum(axis=1, keepdims=True)
-    q = np.divide(trees.value_sum[rows, node], visits, out=np.zeros_like(visits), where=visits > 0)
-    q = np.where(visits > 0, trees.normalised(q), 0.0)
+    q = np.divide(trees.value_sum[games, nodes], visits, out=np.zeros_like(visits), where=visits > 0)
+    q = np.where(visits > 0, trees.normalised(q, games), 0.0)
     c = config.pb_c_init + np.log((total + config.pb_c_base + 1) / config.pb_c_base)
-    score = q + trees.prior[rows, node] * np.sqrt(total + 1) / (1 + visits) * c
+    score = q + trees.prior[games, nodes] * np.sqrt(total + 1) / (1 + visits) * c
     return np.argmax(score, axis=1)
 
 
