@@ -148,6 +148,9 @@ class ExternalSettings:
     """py:PATH.py:FUNCTION (agents/external.py). A relative PATH is looked up from the current
     directory, then from the project root. (Leagues made before 2026-11-28's third session
     wrote this key as ``player``; it is read as ``policy``.)"""
+    fixed_rating: float | None = None
+    """A TrueSkill mu to pin it at, as the anchors are (basic-strong 25, basic-weak 23), for a
+    policy whose strength is known; none: rated from its games. Taken when it first joins."""
 
     @property
     def spec(self) -> str:
@@ -193,7 +196,10 @@ class LeagueConfig:
             lines.append("")
         for external in self.externals:
             lines += ["[[externals]]", f"name = {_toml_value(external.name)}",
-                      f"policy = {_toml_value(external.policy)}", ""]  # fmt: skip
+                      f"policy = {_toml_value(external.policy)}"]  # fmt: skip
+            if external.fixed_rating is not None:
+                lines.append(f"fixed_rating = {_toml_value(external.fixed_rating)}")
+            lines.append("")
         return "\n".join(lines)
 
     def round_steps(self, learner: LearnerSettings) -> int:

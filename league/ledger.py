@@ -180,10 +180,11 @@ def promotion_record(member: str, learner: str, decision, anchor_scores: dict, g
     return record
 
 
-def external_record(member: str, name: str, player) -> dict:
+def external_record(member: str, name: str, player, fixed_rating: float | None = None) -> dict:
     """An external policy entering the league (``player``: its ``agents.external.ExternalPolicy``):
-    a snapshot of no learner whose file is the player's spec and whose hash covers its files."""
-    return {
+    a snapshot of no learner whose file is the player's spec and whose hash covers its files;
+    with ``fixed_rating``, its TrueSkill mu is pinned there like an anchor's."""
+    record = {
         "type": "snapshot",
         "member": member,
         "learner": name,
@@ -195,6 +196,9 @@ def external_record(member: str, name: str, player) -> dict:
         "config": {"files": list(player.files)},
         "origin": "external",
     }
+    if fixed_rating is not None:
+        record["fixed_rating"] = float(fixed_rating)
+    return record
 
 
 def ungated_promotion_record(member: str, learner: str, reason: str = "the learner's starting model") -> dict:
@@ -330,6 +334,10 @@ class LedgerView:
     skipped: list[str] = field(default_factory=list)
     duplicates: int = 0
     by_match: dict[str, list[dict]] = field(default_factory=dict)
+
+    def fixed_ratings(self) -> dict[str, float]:
+        """Members whose TrueSkill mu is pinned by their snapshot record (externals with a fixed rating)."""
+        return {m: float(r["fixed_rating"]) for m, r in self.snapshots.items() if r.get("fixed_rating") is not None}
 
     def rated_games(self) -> list[dict]:
         """Games between frozen members, in a canonical order (time, then id) that does not

@@ -31,7 +31,7 @@ import pandas as pd
 
 from agents.registry import canonical_name
 from evaluation.metagame import MetaGame, nash_averaging
-from evaluation.ratings import RatingTable, rate_games, win_draw_loss_probabilities
+from evaluation.ratings import ANCHOR_MU, RatingTable, rate_games, win_draw_loss_probabilities
 from evaluation.report import Report, leaderboard_frame, write_reports
 from evaluation.stats import WDL
 from league.config import LeagueConfig, open_league
@@ -288,6 +288,14 @@ def server_rows(games: list[dict]) -> pd.DataFrame:
     return frame.sort_values(["score", "games", "member"], ascending=[False, False, True]) if len(frame) else frame
 
 
+def rate_league(view: LedgerView, keep_history: bool = True) -> RatingTable:
+    """TrueSkill over the league's rated games in ledger order, with the anchors and every external
+    policy that has a fixed rating pinned."""
+    pinned = {**ANCHOR_MU, **view.fixed_ratings()}
+    games = ((g["a"], g["b"], g["outcome"]) for g in view.rated_games())
+    return rate_games(games, anchors=pinned, keep_history=keep_history)
+
+
 def compute_standings(
     league_dir: str | Path,
     anchors: list[str],
@@ -306,7 +314,7 @@ def compute_standings(
     pool = pool or Pool(league_dir, anchors)
     pool.update(view.snapshots)
     rated = view.rated_games()
-    table = rate_games((g["a"], g["b"], g["outcome"]) for g in rated)
+    table = rate_league(view)
     by_pair = records(rated)
     members = list(dict.fromkeys(anchors + list(view.snapshots) + list(table.ratings)))
     problems = {m: pool.problem(m) for m in members}

@@ -32,7 +32,6 @@ from agents.external import load_external
 from agents.train import Hooks, build_trainer
 from arena.match import play_games
 from evaluation.model_card import model_card
-from evaluation.ratings import rate_games
 from evaluation.stats import WDL
 from league.config import LeagueConfig, LearnerSettings, open_league
 from league.layout import learner_dir, learner_lease_file, learner_run_dir, learner_state_file, member_card_file
@@ -49,6 +48,7 @@ from league.ledger import (
 from league.matchmaking import evaluation_pairings, recent_scores, training_mix
 from league.pool import Pool, external_member_id
 from league.promotion import Incumbent, decide, decide_exploit, even_games, promotion_gate
+from league.standings import rate_league
 from plumbing.cli import entry_point
 from plumbing.files import atomic_write
 from plumbing.signals import stop_signals
@@ -417,7 +417,7 @@ class LearnerWorker:
         """The anchors and the pool's top-rated promoted members (none of ``exclude``), with the
         games against each (``league.promotion.promotion_gate``)."""
         promo = self.config.promotion
-        table = self._timed("ratings", rate_games, _rated(view), keep_history=False)
+        table = self._timed("ratings", rate_league, view, keep_history=False)
         promoted, _ = self.pool.playable(m for m, r in view.promotions.items() if r["promote"] and m not in exclude)
         rating = lambda m: table.conservative(m) if m in table.ratings else None  # noqa: E731
         return promotion_gate(self.pool.anchors, promoted, rating, promo.opponents, promo.min_games,
@@ -453,12 +453,12 @@ class LearnerWorker:
     def _write_model_card(self, candidate: str, results: dict[str, WDL], decision) -> None:
         """members/<candidate>.md: algorithm, config, lineage, steps, rating and record at promotion."""
         view = self._refresh()
-        games = _rated(view)
-        table = rate_games(games, keep_history=False)
+        table = rate_league(view, keep_history=False)
         rating = table.ratings[candidate]
         values = (rating.mu, rating.sigma, table.conservative(candidate))
         league = self.league_dir.resolve().name
-        text = model_card(candidate, view.snapshots[candidate], league, values, len(games), decision, results)
+        text = model_card(candidate, view.snapshots[candidate], league, values, len(view.rated_games()), decision,
+                          results)  # fmt: skip
         atomic_write(member_card_file(self.league_dir, candidate), lambda file: file.write(text.encode()))
 
     def _enter_externals(self) -> None:
@@ -469,7 +469,8 @@ class LearnerWorker:
             player = load_external(external.spec)
             member = external_member_id(external.name, player.sha256)
             if member not in view.snapshots:
-                self._timed("ledger", self.writer.append, external_record(member, external.name, player))
+                record = external_record(member, external.name, player, external.fixed_rating)
+                self._timed("ledger", self.writer.append, record)
             if member not in view.promotions:
                 self._timed(
                     "ledger", self.writer.append, ungated_promotion_record(member, external.name, "external policy")
@@ -494,7 +495,7 @@ class LearnerWorker:
             return True
         view = self._refresh()
         promoted, _ = self.pool.playable(m for m, r in view.promotions.items() if r["promote"])
-        table = self._timed("ratings", rate_games, _rated(view), keep_history=False)
+        table = self._timed("ratings", rate_league, view, keep_history=False)
         started = time.perf_counter()
         pairs = evaluation_pairings(table, self.pool.anchors + promoted, ev.pairs_per_round)
         self._add_time("matchmaking", time.perf_counter() - started)
@@ -571,10 +572,6 @@ class LearnerWorker:
         timer.daemon = True
         timer.start()
         return timer
-
-
-def _rated(view) -> list[tuple[str, str, int]]:
-    return [(g["a"], g["b"], g["outcome"]) for g in view.rated_games()]
 
 
 @entry_point

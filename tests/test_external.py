@@ -104,3 +104,29 @@ def test_evaluate_plays_an_external_policy_from_the_command_line(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"py:{source}:load" in result.stdout
+
+
+def test_an_external_policy_with_a_fixed_rating_keeps_it_while_the_others_move(tmp_path):
+    from league.config import parse_config
+    from league.ledger import LedgerWriter, external_record, read_ledger
+    from league.standings import rate_league
+
+    text = f'[[learners]]\nname = "a"\n[[externals]]\nname = "fwd"\npolicy = "py:{_player(tmp_path / "p")}:load"\n'
+    text += "fixed_rating = 31.5\n"
+    config = parse_config(text)
+    assert config.externals[0].fixed_rating == 31.5
+    assert parse_config(config.to_toml()).externals == config.externals  # kept in the league's league.toml
+    player = load_external(config.externals[0].spec)
+    league = tmp_path / "league"
+    with LedgerWriter(league, "test") as writer:
+        writer.append(external_record("fwd-1", "fwd", player, config.externals[0].fixed_rating))
+        for number in range(20):  # it loses every game to a newcomer and to the strong bot
+            for opponent in ("newcomer", "basic-strong"):
+                writer.append({"type": "game", "id": f"{opponent}:{number}", "match": f"evaluation:{opponent}",
+                               "kind": "evaluation", "a": opponent, "b": "fwd-1", "outcome": 1,
+                               "time": float(number)})  # fmt: skip
+    table = rate_league(read_ledger(league))
+    assert table.ratings["fwd-1"].mu == 31.5 and table.ratings["basic-strong"].mu == 25.0
+    assert table.ratings["newcomer"].mu > 31.5  # beating a pinned 31.5 twenty times lifts it above
+    with pytest.raises(ValueError, match="fixed_rating"):
+        parse_config(text.replace("31.5", '"high"'))
