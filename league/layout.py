@@ -9,6 +9,7 @@ LEAGUE/members/<member>.pt, .md         snapshots and the model cards of promote
 LEAGUE/ledger/<writer>.jsonl            the match ledger, one file per writing process
 LEAGUE/cluster/                         batch scripts and their logs (SLURM)
 LEAGUE/leaderboard.md .csv .html, ratings.png, head_to_head.png, learning_curves.png   the reports
+    (named by evaluation.report.REPORT_NAMES, which writes them into any directory)
 """
 
 from __future__ import annotations
@@ -20,14 +21,6 @@ LEARNERS_DIR = "learners"
 MEMBERS_DIR = "members"
 LEDGER_DIR = "ledger"
 CLUSTER_DIR = "cluster"
-REPORT_FILES = (
-    "leaderboard.md",
-    "leaderboard.csv",
-    "leaderboard.html",
-    "ratings.png",
-    "head_to_head.png",
-    "learning_curves.png",
-)
 
 
 def config_file(league_dir: str | Path) -> Path:
