@@ -14,9 +14,14 @@ when a GPU is present.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import platform
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -215,6 +220,138 @@ def bench_muzero(device: torch.device, batches=(1, 16, 64), simulations: int = 5
     return {"move_ms": move_ms, "simulations_per_s": per_second, "maxmin_move_ms": _move_ms(maxmin, device, batches)}
 
 
+MUZERO_WEIGHTS = "models/muzero-hockey/policy.pt"
+
+
+def game_observations(games: int, seed: int = 0) -> np.ndarray:
+    """(games, 18) observations from real hockey positions: each game played from its own seeded
+    start with random actions for 0-120 frames (the trained model's trees on them grow as deep as
+    in play; random vectors give shallow trees)."""
+    from arena.single import HockeySingleEnv
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for game in range(games):
+        env = HockeySingleEnv("weak")
+        obs, _ = env.reset(seed=seed * 1000 + game)
+        for _ in range(int(rng.integers(0, 120))):
+            obs, _, terminated, truncated, _ = env.step(rng.uniform(-1, 1, 4).astype(np.float32))
+            if terminated or truncated:
+                obs, _ = env.reset()
+        out.append(obs)
+    return np.stack(out).astype(np.float32)
+
+
+def lightzero_search(network, config):
+    """LightZero 0.2.0's C++ tree (``MuZeroMCTSCtree``) on our network, called as its MuZero
+    policy's ``_forward_collect`` calls it: initial inference, Dirichlet noise, ``roots.prepare``,
+    ``search``, visit distributions and values, an action sampled from the visit counts. Returns
+    ``search(obs) -> actions``; raises ImportError where ``lzero`` does not import."""
+    from easydict import EasyDict
+    from lzero.mcts.tree_search.mcts_ctree import MuZeroMCTSCtree
+    from lzero.policy.utils import select_action
+
+    from agents.common.distributional import value_transform
+    from agents.muzero.mcts import to_scalar
+
+    categorical = config.support_step == 1.0  # LightZero's support -S..S has step 1: it reads our logits
+
+    class Model:  # LightZero's recurrent_inference interface over our network
+        def eval(self):
+            network.eval()
+
+        def recurrent_inference(self, latent_state, action):
+            state, reward, policy, value = network.recurrent(latent_state, action)
+            if not categorical:  # LightZero applies h^-1 to what it gets: hand it h(x)
+                reward, value = (value_transform(to_scalar(t, config)).unsqueeze(1) for t in (reward, value))
+            return EasyDict(latent_state=state, reward=reward, policy_logits=policy, value=value)
+
+    tree = MuZeroMCTSCtree(EasyDict(
+        num_simulations=config.num_simulations, discount_factor=config.decision_discount,
+        pb_c_base=config.pb_c_base, pb_c_init=config.pb_c_init, root_dirichlet_alpha=config.dirichlet_alpha,
+        root_noise_weight=config.dirichlet_weight, value_delta_max=0.01, device="cpu",
+        model=EasyDict(support_scale=config.support_size, categorical_distribution=categorical),
+    ))  # fmt: skip
+    model, actions = Model(), list(range(config.num_actions))
+
+    def search(obs: torch.Tensor) -> np.ndarray:
+        games = obs.shape[0]
+        with torch.no_grad():
+            state, policy_logits, value_logits = network.initial(obs)
+            _ = to_scalar(value_logits, config).cpu().numpy()  # the predicted value, as _forward_collect reads it
+            latent_roots = state.cpu().numpy()
+            logits = policy_logits.cpu().numpy().tolist()
+        noises = [np.random.dirichlet([config.dirichlet_alpha] * config.num_actions).astype(np.float32).tolist()
+                  for _ in range(games)]  # fmt: skip
+        roots = MuZeroMCTSCtree.roots(games, [actions] * games)
+        roots.prepare(config.dirichlet_weight, noises, [0.0] * games, logits, [-1] * games)
+        tree.search(roots, model, latent_roots, [-1] * games)
+        distributions, _ = roots.get_distributions(), roots.get_values()
+        return np.array([select_action(d, temperature=config.temperature, deterministic=False)[0]
+                         for d in distributions])  # fmt: skip
+
+    return search
+
+
+def bench_muzero_search(weights: str = MUZERO_WEIGHTS, batches=(1, 16, 64), simulations: int = 50,
+                        rounds: int = 5, gumbel: bool = False) -> dict:  # fmt: skip
+    """Milliseconds per search of ``simulations`` simulations (exploring) for each batch of games,
+    on the trained ``weights`` and real game positions: ``mcts.search``, the level-by-level
+    ``levelwise.search_levelwise`` (the search before each game descended only to its own leaf)
+    and, where ``lzero`` imports and the rule is pUCT, LightZero's C++ tree on the same network.
+    Implementations alternate within each round; medians over rounds."""
+    import dataclasses
+
+    from agents.muzero.levelwise import search_levelwise
+    from agents.muzero.mcts import search
+    from agents.registry import load_agent
+
+    agent = load_agent(weights, device="cpu")
+    config = dataclasses.replace(agent.config, num_simulations=simulations, gumbel=gumbel,
+                                 max_considered_actions=min(16, agent.config.num_actions))  # fmt: skip
+    network = agent.network.eval()
+    contestants = {
+        "ours": lambda x, g: search(network, x, g, config, explore=True),
+        "level by level": lambda x, g: search_levelwise(network, x, g, config, explore=True),
+    }
+    lightzero = "not run: Gumbel search (LightZero's MuZeroMCTSCtree is pUCT)" if gumbel else None
+    if not gumbel:
+        try:
+            tree_search = lightzero_search(network, config)
+            contestants["LightZero ctree"] = lambda x, g: tree_search(x)
+        except ImportError as error:
+            lightzero = f"skipped: LightZero does not import here ({error})"
+    obs = game_observations(max(batches))
+    times: dict[str, dict[int, list[float]]] = {name: {size: [] for size in batches} for name in contestants}
+    for size in batches:
+        x = torch.as_tensor(obs[:size])
+        for round_ in range(rounds + 1):  # round 0 is a warm-up
+            for name, run in contestants.items():
+                np.random.seed(round_)
+                generators = [np.random.default_rng([round_, game]) for game in range(size)]
+                start = time.perf_counter()
+                run(x, generators)
+                if round_:
+                    times[name][size].append(1000 * (time.perf_counter() - start))
+    ms = {name: {size: float(np.median(v)) for size, v in by_size.items()} for name, by_size in times.items()}
+    return {"weights": weights, "simulations": simulations, "rule": "gumbel" if gumbel else "puct", "ms": ms,
+            "lightzero": lightzero or "ran"}  # fmt: skip
+
+
+def print_muzero_search(result: dict) -> None:
+    ms = result["ms"]
+    sizes = list(next(iter(ms.values())))
+    print(f"\nMuZero search on {result['weights']}, {result['simulations']} simulations, {result['rule']}, "
+          "exploring; ms per search (median over rounds), and each implementation's time / ours")  # fmt: skip
+    print("| implementation | " + " | ".join(f"B={size}" for size in sizes) + " |")
+    print("|---|" + "---:|" * len(sizes))
+    for name, by_size in ms.items():
+        cells = " | ".join(f"{by_size[size]:.1f} ({by_size[size] / ms['ours'][size]:.2f}x)" for size in sizes)
+        print(f"| {name} | {cells} |")
+    if result["lightzero"] != "ran":
+        print(f"LightZero baseline {result['lightzero']}")
+
+
 def bench_mish(rounds: int = 3, updates: int = 10) -> dict[str, dict[str, list[float]]]:
     """TD-MPC2 (cpu size) on CPU with this project's sigmoid-form Mish against PyTorch's Mish
     kernel, in alternating rounds in one process: updates per second, ms per plan for 1 and 64
@@ -250,6 +387,14 @@ def bench_mish(rounds: int = 3, updates: int = 10) -> dict[str, dict[str, list[f
     return out
 
 
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as file:
+            return next(line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="CPU thread counts to measure")
@@ -261,9 +406,26 @@ def main() -> None:
                         help="TD-MPC2 model sizes to time (default: cpu 5M; none: skip)")
     parser.add_argument("--no-sac", action="store_true", help="skip the SAC comparison")
     parser.add_argument("--no-muzero", action="store_true", help="skip the MuZero search timing")
+    parser.add_argument("--muzero-search", action="store_true",
+                        help="only: MuZero search on the trained weights, ours against the level-by-level search "
+                             "and LightZero's C++ tree (where lzero imports), 1 thread")  # fmt: skip
+    parser.add_argument("--gumbel", action="store_true", help="with --muzero-search: the Gumbel rule instead of pUCT")
+    parser.add_argument("--lightzero-python", default=None, metavar="PYTHON",
+                        help="with --muzero-search, where lzero does not import here: an interpreter where it does "
+                             "(a separate venv); the whole search comparison then runs there")  # fmt: skip
     parser.add_argument("--mish", action="store_true",
                         help="only: TD-MPC2 with the sigmoid-form Mish against PyTorch's kernel, per thread count")
     args = parser.parse_args()
+    if args.muzero_search:
+        torch.set_num_threads(1)
+        if args.lightzero_python and importlib.util.find_spec("lzero") is None:
+            command = [args.lightzero_python, __file__, "--muzero-search", "--rounds", str(args.rounds)]
+            root = str(Path(__file__).resolve().parents[1])  # the project need not be installed there
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+            sys.exit(subprocess.run(command + (["--gumbel"] if args.gumbel else []), env=env).returncode)
+        print(f"torch {torch.__version__}, {platform.machine()}, {cpu_name()}, 1 thread, python {sys.executable}")
+        print_muzero_search(bench_muzero_search(rounds=args.rounds, gumbel=args.gumbel))
+        return
     if args.mish:
         for threads in args.threads:
             torch.set_num_threads(threads)

@@ -234,14 +234,14 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
         trees.logits[:, index] = child_logits
         trees.prior[:, index] = softmax(child_logits)
         trees.node_value[:, index] = value
-        games, nodes, moved = _backup(trees, path, value, config.decision_discount)
+        nodes, moved = _backup(trees, path, value, config.decision_discount)
         # re-score what changed: the nodes on the paths, the new leaves, and every node of a game
         # whose value bounds moved when the rule's scores read them
-        stale = np.zeros((batch, index + 1), dtype=bool)
-        stale[games, nodes] = True
+        stale = np.zeros((batch, sims + 1), dtype=bool)
+        stale.reshape(-1)[nodes] = True
         stale[:, index] = True
         if rule.bounded:
-            stale[moved] = True
+            stale[moved, : index + 1] = True
         _rescore(trees, rule, *np.nonzero(stale))
 
     visits = trees.visits[:, 0].copy()
@@ -261,15 +261,18 @@ def _descend(trees: _Trees, rule, simulation: int) -> tuple[list, np.ndarray, np
     """Each game's path from its root along the stored choices to the first unexpanded edge.
 
     Returns the path as one (games, nodes, actions) triple of arrays per depth (the games still
-    descending at that depth), and (B,) the node and action of each game's unexpanded edge. A game
-    leaves the arrays at its own leaf, so a level costs a few lookups over the games still in it."""
-    batch = trees.best.shape[0]
-    games, nodes = np.arange(batch), np.zeros(batch, dtype=np.int64)
+    descending at that depth; nodes as flat indices into the (B, nodes) arrays), and (B,) the node
+    and action of each game's unexpanded edge. A game leaves the arrays at its own leaf, so a level
+    costs a few lookups over the games still in it, however deep the other games descend."""
+    batch, size = trees.best.shape
+    best, following = trees.best.reshape(-1), trees.next.reshape(-1)
+    games = np.arange(batch)
+    nodes = games * size  # the roots
     action = rule.root(trees, simulation)
     if action is None:
-        action, child = trees.best[:, 0].copy(), trees.next[:, 0].copy()
+        action, child = best[nodes], following[nodes]
     else:
-        child = trees.children[games, nodes, action]
+        child = trees.children[games, 0, action]
     leaf_node, leaf_action = np.empty(batch, dtype=np.int64), np.empty(batch, dtype=np.int64)
     path = []
     while True:
@@ -277,31 +280,34 @@ def _descend(trees: _Trees, rule, simulation: int) -> tuple[list, np.ndarray, np
         expanded = child >= 0
         if not expanded.all():
             ends = ~expanded
-            leaf_node[games[ends]], leaf_action[games[ends]] = nodes[ends], action[ends]
+            leaf_node[games[ends]], leaf_action[games[ends]] = nodes[ends] - games[ends] * size, action[ends]
             if not expanded.any():
                 return path, leaf_node, leaf_action
             games, child = games[expanded], child[expanded]
-        nodes = child
-        action, child = trees.best[games, nodes], trees.next[games, nodes]
+        nodes = games * size + child
+        action, child = best[nodes], following[nodes]
 
 
-def _backup(trees: _Trees, path: list, value: np.ndarray, discount: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _backup(trees: _Trees, path: list, value: np.ndarray, discount: float) -> tuple[np.ndarray, np.ndarray]:
     """Back the leaves' values (B,) up each game's path: returns r + discount * G from the leaf
-    up, added to the visit counts, value sums and the game's value bounds. Returns the (game,
-    node) pairs of the paths and (B,) whether each game's bounds moved."""
+    up, added to the visit counts, value sums and the game's value bounds. Returns the flat indices
+    of the paths' nodes and (B,) whether each game's bounds moved."""
+    actions = trees.visits.shape[-1]
+    reward = trees.reward.reshape(-1)
     ret = value.copy()
     returns = []
     for games, nodes, action in reversed(path):
-        ret[games] = trees.reward[games, nodes, action] + discount * ret[games]
+        ret[games] = reward[nodes * actions + action] + discount * ret[games]
         returns.append(ret[games])
     games, nodes, action = (np.concatenate(part) for part in zip(*path))
     returns = np.concatenate(returns[::-1])
-    trees.visits[games, nodes, action] += 1  # one edge per (game, depth): no pair repeats
-    trees.value_sum[games, nodes, action] += returns
+    edges = nodes * actions + action  # one edge per (game, depth): no edge repeats
+    trees.visits.reshape(-1)[edges] += 1
+    trees.value_sum.reshape(-1)[edges] += returns
     low, high = trees.low.copy(), trees.high.copy()
     np.minimum.at(trees.low, games, returns)
     np.maximum.at(trees.high, games, returns)
-    return games, nodes, (trees.low != low) | (trees.high != high)
+    return nodes, (trees.low != low) | (trees.high != high)
 
 
 def _puct_action(trees: _Trees, games: np.ndarray, nodes: np.ndarray, config: MuZeroConfig) -> np.ndarray:
