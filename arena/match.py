@@ -36,6 +36,10 @@ class GameRecord:
         episode_return: A's summed reward (training games).
         replaced: the opponent a training game started against, where it could not be restored
             after a restart and the game went on against ``opponent``.
+        rounds_won, rounds_lost, rounds_drawn: a game of several rounds (the competition
+            server's format): the rounds A scored in, B scored in, that ran out of time; its
+            ``outcome`` is who won more rounds, ``length`` its steps over all rounds and
+            ``one_starting`` is its first round's. None for a one-round game.
     """
 
     game: int | None
@@ -48,6 +52,9 @@ class GameRecord:
     opponent: str | None = None
     episode_return: float | None = None
     replaced: str | None = None
+    rounds_won: int | None = None
+    rounds_lost: int | None = None
+    rounds_drawn: int | None = None
 
 
 @dataclass
@@ -107,6 +114,8 @@ def play_games(
     n_envs: int = 16,
     keep_mode: bool = True,
     on_game_end: Callable[[GameRecord], None] | None = None,
+    rounds: int = 1,
+    one_starting: Callable[[int, int], bool] | None = None,
 ) -> MatchResult:
     """Play ``n_games`` games of A against B in lockstep over ``n_envs`` environments.
 
@@ -119,6 +128,11 @@ def play_games(
         n_envs: games played at once (the batch size each policy sees).
         keep_mode: the keep-puck mechanic (the original's default).
         on_game_end: called with each GameRecord as soon as its game ends.
+        rounds: rounds per game, each a fresh game to a goal or the time-out, the sides kept and
+            the policies reset; the game goes to whoever wins more of them.
+        one_starting: ``(game, round) -> bool``, whether the left player starts with the puck;
+            default: in the first game of a pair policy A starts, in the second B (so first
+            possession is balanced between the policies and equal within a pair).
 
     Returns:
         MatchResult with one GameRecord per game, in order of the game index.
@@ -132,24 +146,34 @@ def play_games(
         as_policy(policy_a, seed=_policy_seed(seed, 0), what="policy_a"),
         as_policy(policy_b, seed=_policy_seed(seed, 1), what="policy_b"),
     )
+    if not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive integer, got {rounds!r}")
     n_slots = min(n_envs, n_games)
     games = Lockstep([HockeyEngine(mode=mode, keep_mode=keep_mode) for _ in range(n_slots)])
     engines, action_dim = games.engines, games.engines[0].action_dim
     slot_game = [-1] * n_slots  # game index played in each slot, -1 when idle
+    slot_round = [0] * n_slots
+    tally = [[0, 0, 0, 0, True] for _ in range(n_slots)]  # rounds won, lost, drawn by A; steps; first one_starting
     # Each policy's batch: row i is its view of the game in slot i (kept stale when idle).
     batch = [games.obs_a, games.obs_b]
     records: dict[int, GameRecord] = {}
     next_game = 0
 
-    def start(slot: int, game: int) -> None:
-        pair = game // 2
-        left = game % 2 == 0
-        a_starts = pair % 2 == 0
-        engine = engines[slot]
-        engine.np_random = np.random.default_rng(game_seed(seed, pair))
-        engine.reset(one_starting=a_starts if left else not a_starts)
-        slot_game[slot], games.a_left[slot] = game, left
+    def start_round(slot: int) -> None:
+        game = slot_game[slot]
+        if one_starting is not None:
+            first = one_starting(game, slot_round[slot])
+        else:
+            a_starts = (game // 2) % 2 == 0
+            first = a_starts if games.a_left[slot] else not a_starts
+        engines[slot].reset(one_starting=first)
         games.write_views(slot)
+
+    def start(slot: int, game: int) -> None:
+        engines[slot].np_random = np.random.default_rng(game_seed(seed, game // 2))
+        slot_game[slot], games.a_left[slot], slot_round[slot] = game, game % 2 == 0, 0
+        start_round(slot)
+        tally[slot] = [0, 0, 0, 0, engines[slot].one_starts]
 
     for slot in range(n_slots):
         start(slot, next_game)
@@ -167,14 +191,26 @@ def play_games(
                 continue
             engine = games.step(slot, actions[0][slot], actions[1][slot])
             if engine.done:
+                outcome = games.outcome_for_a(slot)
+                counts = tally[slot]
+                counts[{1: 0, -1: 1, 0: 2}[outcome]] += 1
+                counts[3] += engine.time
+                slot_round[slot] += 1
+                if slot_round[slot] < rounds:
+                    start_round(slot)
+                    started[slot] = True
+                    continue
+                won, lost, drawn, length, first = counts
+                several = {"rounds_won": won, "rounds_lost": lost, "rounds_drawn": drawn} if rounds > 1 else {}
                 record = GameRecord(
                     game=game,
                     seed=game_seed(seed, game // 2),
-                    one_starting=engine.one_starts,
+                    one_starting=first,
                     a_side="left" if games.a_left[slot] else "right",
-                    outcome=games.outcome_for_a(slot),
-                    length=engine.time,
+                    outcome=outcome if rounds == 1 else int(np.sign(won - lost)),
+                    length=length,
                     mode=mode.name.lower(),
+                    **several,
                 )
                 records[game] = record
                 if on_game_end is not None:

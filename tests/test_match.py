@@ -110,3 +110,16 @@ def test_a_failing_or_transposing_policy_is_named():
     transposed = r"policy_b \(Broken\(\)\) returned actions of shape \(4, 3\), expected \(3, 4\)"
     with pytest.raises(ValueError, match=transposed):
         play_games("weak", _Broken(transposed=True), n_games=3, n_envs=3)
+
+
+def test_a_game_of_several_rounds_counts_them_and_goes_to_who_won_more():
+    result = play_games("weak", "idle", n_games=4, seed=2, n_envs=2, rounds=3)
+    one = play_games("weak", "idle", n_games=4, seed=2, n_envs=2)
+    for record, single in zip(result.records, one.records):
+        assert record.rounds_won + record.rounds_lost + record.rounds_drawn == 3
+        assert record.outcome == np.sign(record.rounds_won - record.rounds_lost)
+        assert record.length > single.length  # three rounds, each at least a step
+        assert single.rounds_won is None  # a one-round game has no round counts
+    assert sum(r.rounds_won for r in result.records) > sum(r.rounds_lost for r in result.records)  # vs an idle bot
+    with pytest.raises(ValueError, match="rounds must be a positive integer"):
+        play_games("weak", "idle", n_games=2, rounds=0)
