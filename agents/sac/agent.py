@@ -54,7 +54,14 @@ class SACAgent(Learner):
         self.optimizer = torch.optim.Adam([{"params": p, "lr": lr} for lr, p in by_rate.items()], fused=True)
         self._online_params = list(critic.parameters())
         self._target_params = list(critic_target.parameters())
-        self._loss_fn = torch.compile(self._losses) if config.compile else self._losses
+        self._loss_fn = self._losses
+        if config.compile:
+            if config.compile_mode == "reduce-overhead" and self.device.type != "cuda":
+                raise ValueError(
+                    f"sac: compile_mode='reduce-overhead' replays CUDA graphs and needs a CUDA device, not "
+                    f"{self.device}; use compile_mode='default' there"
+                )
+            self._loss_fn = torch.compile(self._losses, mode=config.compile_mode)
         self._scale = (spec.action_high - spec.action_low) / 2.0
         self._offset = (spec.action_high + spec.action_low) / 2.0
         self._unit_box = self._scale == 1.0 and self._offset == 0.0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
 
 @dataclass(frozen=True)
 class SACConfig:
@@ -34,11 +36,18 @@ class SACConfig:
     log_std_max: float = 2.0
     """Upper bound of the policy's log standard deviation."""
     compile: bool = False
-    """torch.compile the loss computation (faster updates after a one-off compile of ~1 minute)."""
+    """torch.compile the loss computation (a one-off compile of about a minute; no gain on our CPUs,
+    benchmarks/RESULTS.md). Off: plain eager PyTorch."""
+    compile_mode: str = "default"
+    """With compile: torch.compile's mode. "default", "reduce-overhead" (the loss's forward and
+    backward replayed as CUDA graphs: CUDA only) or "max-autotune"."""
     device: str = "auto"
     """auto (cuda if available, else cpu), cpu, cuda or cuda:N."""
 
     def __post_init__(self):
+        if self.compile_mode not in COMPILE_MODES:
+            modes = ", ".join(COMPILE_MODES)
+            raise ValueError(f"sac config: compile_mode must be one of {modes}, got {self.compile_mode!r}")
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ValueError(f"sac config: hidden must be a non-empty list of positive sizes, got {self.hidden}")
         if self.n_critics < 1:

@@ -59,7 +59,16 @@ class TDMPC2Agent(Learner):
         self._plans = torch.zeros(0, config.horizon, spec.action_dim, device=self.device)
         self._fresh = torch.ones(0, dtype=torch.bool, device=self.device)
         self._streams: list[torch.Generator] = []
-        self._plan_fn = torch.compile(plan) if config.compile else plan
+        if (config.compile or config.compile_update) and config.compile_mode == "reduce-overhead":
+            if self.device.type != "cuda":
+                raise ValueError(
+                    f"tdmpc2: compile_mode='reduce-overhead' replays CUDA graphs and needs a CUDA device, not "
+                    f"{self.device}; use compile_mode='default' there"
+                )
+        self._plan_fn = torch.compile(plan, mode=config.compile_mode) if config.compile else plan
+        self._model_losses_fn = self._model_losses
+        if config.compile_update:
+            self._model_losses_fn = torch.compile(self._model_losses, mode=config.compile_mode)
 
     @property
     def sequence_length(self) -> int:
@@ -126,31 +135,9 @@ class TDMPC2Agent(Learner):
         noise = torch.randn(2, horizon, size, self.spec.action_dim, generator=self.generator, device=self.device)
         picks = torch.rand(2, model.num_q, generator=self.generator, device=self.device).argsort(dim=1)[:, :2]
 
-        with torch.no_grad():
-            next_z = model.encode(next_obs)  # (H, B, L)
-            next_action, _ = model.sample_policy(next_z, noise[0])
-            next_q = model.q_values(next_z, next_action, target=True)[picks[0]].min(dim=0).values
-            target = losses.td_target(reward, terminated, next_q, config.discount)
-
-        z = model.encode(obs[0])
-        starts = [z]  # z_0 .. z_{H-1}: where each step's reward and value are predicted
-        rolled = []  # z_1 .. z_H
-        for t in range(horizon):
-            z = model.next(z, action[t])
-            rolled.append(z)
-            if t < horizon - 1:
-                starts.append(z)
-        zs, z_inputs = torch.stack(rolled), torch.stack(starts)
-        consistency = losses.consistency_loss(zs, next_z, weights)
-        reward_loss = losses.reward_loss(model.reward_logits(z_inputs, action), reward, weights, config.vmin,
-                                         config.vmax)  # fmt: skip
-        value_loss = losses.value_loss(model.q_logits(z_inputs, action), target, weights, config.vmin, config.vmax)
-        if config.episodic:
-            termination = losses.termination_loss(model.termination_logit(zs), terminated, mask)
-        else:
-            termination = torch.zeros((), device=self.device)
-        model_loss = (config.consistency_coef * consistency + config.reward_coef * reward_loss
-                      + config.value_coef * value_loss + config.termination_coef * termination)  # fmt: skip
+        consistency, reward_loss, value_loss, termination, model_loss, z_inputs = self._model_losses_fn(
+            obs, action, reward, next_obs, terminated, mask, weights, noise[0], picks[0]
+        )
         self.refuse_non_finite(consistency=consistency, reward_loss=reward_loss, value_loss=value_loss,
                            termination_loss=termination)  # fmt: skip
         self.model_optimizer.zero_grad(set_to_none=True)
@@ -181,6 +168,38 @@ class TDMPC2Agent(Learner):
         values = torch.stack([consistency, reward_loss, value_loss, termination, model_loss, policy_loss,
                               grad_norm, self.q_scale, scaled_entropy.mean()]).detach()  # fmt: skip
         return dict(zip(_METRICS, values.tolist()))
+
+    def _model_losses(self, obs, action, reward, next_obs, terminated, mask, weights, noise, pick):
+        """The world model's losses on (H, B, ...) time-major subsequences, their weighted sum and
+        the latents z_0..z_{H-1} the policy step reads; what ``compile_update`` compiles."""
+        config, model = self.config, self.model
+        horizon = reward.shape[0]
+        with torch.no_grad():
+            next_z = model.encode(next_obs)  # (H, B, L)
+            next_action, _ = model.sample_policy(next_z, noise)
+            next_q = model.q_values(next_z, next_action, target=True)[pick].min(dim=0).values
+            target = losses.td_target(reward, terminated, next_q, config.discount)
+
+        z = model.encode(obs[0])
+        starts = [z]  # z_0 .. z_{H-1}: where each step's reward and value are predicted
+        rolled = []  # z_1 .. z_H
+        for t in range(horizon):
+            z = model.next(z, action[t])
+            rolled.append(z)
+            if t < horizon - 1:
+                starts.append(z)
+        zs, z_inputs = torch.stack(rolled), torch.stack(starts)
+        consistency = losses.consistency_loss(zs, next_z, weights)
+        reward_loss = losses.reward_loss(model.reward_logits(z_inputs, action), reward, weights, config.vmin,
+                                         config.vmax)  # fmt: skip
+        value_loss = losses.value_loss(model.q_logits(z_inputs, action), target, weights, config.vmin, config.vmax)
+        if config.episodic:
+            termination = losses.termination_loss(model.termination_logit(zs), terminated, mask)
+        else:
+            termination = torch.zeros((), device=self.device)
+        model_loss = (config.consistency_coef * consistency + config.reward_coef * reward_loss
+                      + config.value_coef * value_loss + config.termination_coef * termination)  # fmt: skip
+        return consistency, reward_loss, value_loss, termination, model_loss, z_inputs
 
     def _update_scale(self, q: torch.Tensor) -> None:
         """EMA (rate tau) of the 5th-95th percentile range of Q over the batch, at least 1."""

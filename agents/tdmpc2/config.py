@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
 # enc_dim, mlp_dim, latent_dim, num_enc_layers, num_q (official common/__init__.py MODEL_SIZE, plus "cpu")
 MODEL_SIZES: dict[str, tuple[int, int, int, int, int]] = {
     "cpu": (128, 128, 64, 2, 2),
@@ -99,7 +101,13 @@ class TDMPC2Config:
     episodic: bool = True
     """Learn a termination head and stop value rollouts at predicted episode ends."""
     compile: bool = False
-    """torch.compile the planner (first call compiles for a minute or two; the update stays eager)."""
+    """torch.compile the planner (the first call per number of games compiles for a minute or two)."""
+    compile_update: bool = False
+    """torch.compile the world-model losses of the update, forward and backward (the bulk of an
+    update; the policy step and the optimizers stay eager)."""
+    compile_mode: str = "default"
+    """With compile or compile_update: torch.compile's mode. "default", "reduce-overhead" (CUDA
+    graphs: CUDA only) or "max-autotune"."""
     device: str = "auto"
     """auto (cuda if available, else cpu), cpu, cuda or cuda:N."""
 
@@ -116,6 +124,8 @@ class TDMPC2Config:
         def fail(message: str) -> None:
             raise ValueError(f"tdmpc2 config: {message}")
 
+        if self.compile_mode not in COMPILE_MODES:
+            fail(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, got {self.compile_mode!r}")
         if self.model_size not in MODEL_SIZES:
             fail(f"model_size must be one of {', '.join(MODEL_SIZES)}, got {self.model_size!r}")
         enc_dim, mlp_dim, latent_dim, num_enc_layers, num_q = self.sizes
