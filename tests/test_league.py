@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from tiny_league import tiny_league_toml
+from tiny_league import league_command, tiny_league_toml
 
 from agents.checkpoint import load_checkpoint
 from agents.collect import Collector
@@ -182,7 +181,7 @@ def test_changing_the_mix_lets_running_games_finish_against_their_opponent():
 
 # ---------------------------------------------------------------------------- whole league
 def _league(league_dir: Path, *args: str, wait: bool = True, timeout: float = 240):
-    command = [sys.executable, str(ROOT / "scripts" / "league.py"), "--league-dir", str(league_dir), *args]
+    command = league_command(league_dir, *args)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if not wait:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -9,13 +9,12 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from tiny_league import tiny_league_toml
+from tiny_league import league_command, tiny_league_toml
 
 from league.config import open_league
 from league.ledger import LedgerWriter, read_ledger
@@ -72,8 +71,7 @@ def _copy(league: Path, tmp_path: Path) -> Path:
 def test_a_sigkill_anywhere_in_a_round_then_a_restart_writes_the_never_killed_ledger(finished, tmp_path):
     league_dir = tmp_path / "league"
     (tmp_path / "league.toml").write_text(TOML)
-    command = [sys.executable, str(ROOT / "scripts" / "league.py"), "--league-dir", str(league_dir),
-               "--config", str(tmp_path / "league.toml"), "--learner", "a", "--minutes", "0"]  # fmt: skip
+    command = league_command(league_dir, "--config", tmp_path / "league.toml", "--learner", "a", "--minutes", "0")
     straight = read_ledger(finished)
     expected = _record(straight)
     # A kill while a round after the first trains: its restart replays games from the checkpoint
@@ -111,11 +109,8 @@ def test_a_missing_member_a_malformed_record_and_a_failing_report_do_not_stop_th
     (league_dir / "ratings.png").mkdir()  # the report cannot write its picture
     more = TOML.replace(f"steps = {STEPS}", f"steps = {STEPS + 600}")
     (tmp_path / "more.toml").write_text(more)
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "league.py"), "--league-dir", str(league_dir),
-         "--config", str(tmp_path / "more.toml"), "--minutes", "0"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+    result = subprocess.run(league_command(league_dir, "--config", tmp_path / "more.toml", "--minutes", "0"),
+                            cwd=ROOT, capture_output=True, text=True, timeout=240)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "excluded" in result.stdout and members[0].stem in result.stdout
     assert "report failed" in result.stdout and "Traceback" not in result.stdout + result.stderr
@@ -166,8 +161,7 @@ def test_a_full_disk_stops_the_league_in_one_line_and_a_rerun_loses_nothing(fini
         before = read_ledger(league_dir)
         more = TOML.replace(f"steps = {STEPS}", f"steps = {STEPS + 1200}")
         (tmp_path / "more.toml").write_text(more)
-        command = [sys.executable, str(ROOT / "scripts" / "league.py"), "--league-dir", str(league_dir),
-                   "--config", str(tmp_path / "more.toml"), "--minutes", "0"]  # fmt: skip
+        command = league_command(league_dir, "--config", tmp_path / "more.toml", "--minutes", "0")
         full = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
         assert full.returncode != 0 and "Traceback" not in full.stdout + full.stderr
         last = full.stdout.strip().splitlines()[-1]
@@ -205,8 +199,7 @@ def test_sigterm_to_a_background_league_stops_its_learners_after_they_save(tmp_p
     with kill: the manager passes SIGTERM on, so no learner is left running and each saves first."""
     league_dir = tmp_path / "league"
     (tmp_path / "league.toml").write_text(TOML)
-    command = [sys.executable, str(ROOT / "scripts" / "league.py"), "--league-dir", str(league_dir),
-               "--config", str(tmp_path / "league.toml"), "--minutes", "0"]  # fmt: skip
+    command = league_command(league_dir, "--config", tmp_path / "league.toml", "--minutes", "0")
     log = tmp_path / "league.log"
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import csv
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from tiny_league import league_command
 
 from league.ledger import read_ledger
 from league.standings import compute_standings
@@ -32,11 +32,8 @@ def test_an_old_league_rates_as_it_did_and_goes_on(tmp_path):
     old = read_ledger(league)
     config = (league / "league.toml").read_text().replace("steps = 600", "steps = 900")
     (tmp_path / "more.toml").write_text(config)
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "league.py"), "--league-dir", str(league),
-         "--config", str(tmp_path / "more.toml"), "--minutes", "0"],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+    result = subprocess.run(league_command(league, "--config", tmp_path / "more.toml", "--minutes", "0"),
+                            cwd=ROOT, capture_output=True, text=True, timeout=240)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "resuming from" in result.stdout and "finished its steps at step 900" in result.stdout
     view = read_ledger(league)

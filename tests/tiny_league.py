@@ -3,6 +3,11 @@ a lenient promotion gate so that the pool grows within seconds."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
 SETTINGS = """
 [league]
 round_steps = 300
@@ -34,3 +39,8 @@ def tiny_league_toml(*learners: str, report_every: float = 2) -> str:
     """The config text with one small SAC learner per name (seeds 0, 1, ...)."""
     text = SETTINGS.format(report_every=report_every)
     return text + "".join(LEARNER.format(name=name, seed=seed) for seed, name in enumerate(learners))
+
+
+def league_command(league_dir, *args) -> list[str]:
+    """``python scripts/league.py --league-dir LEAGUE_DIR ARGS...``, for a subprocess run from ROOT."""
+    return [sys.executable, str(ROOT / "scripts" / "league.py"), "--league-dir", str(league_dir), *map(str, args)]
