@@ -33,10 +33,12 @@ one-minute league with SAC, TD-MPC2 and MuZero learners on CUDA: the ledger must
 no skipped records, and leaderboard.md must exist.
 
 Speed (side by side, in one process). SAC updates/s (batch 256, 256x256) eager, with
-``torch.compile`` and with CUDA graphs (the loss compiled with ``mode="reduce-overhead"``);
-TD-MPC2 ``5M`` updates/s and milliseconds per planned ``act`` for 1, 16, 64 and 256 games at the
-official population (512 samples, 64 elites, 24 from the policy, 6 iterations) with horizon 3 and
-with horizon 9, and the ratio 64 games / 1 game; MuZero's 50-simulation search per ``act`` for 1,
+``torch.compile`` and with CUDA graphs (the config switches ``compile`` and
+``compile_mode="reduce-overhead"``); TD-MPC2 ``5M`` updates/s and milliseconds per planned ``act``
+for 1, 16, 64 and 256 games at the official population (512 samples, 64 elites, 24 from the
+policy, 6 iterations) with horizon 3 and with horizon 9, and the ratio 64 games / 1 game; the same
+at horizon 3 with the update and the planner compiled with CUDA graphs (``compile_update``,
+``compile``, ``compile_mode="reduce-overhead"``; CUDA only); MuZero's 50-simulation search per ``act`` for 1,
 64 and 256 games and the ratio 256 / 1; and the training loop's (``agents.train.Trainer``)
 environment steps per second for each agent. CUDA work is synchronised around every timing, and
 every timing follows warm-up calls. ``--quick`` keeps every field with tiny sizes and one or two
@@ -686,15 +688,16 @@ SAC_FIELDS = (
 )
 
 
+SAC_MODES = {
+    "eager": {},
+    "compile": {"compile": True},
+    "cudagraphs": {"compile": True, "compile_mode": "reduce-overhead"},
+}
+
+
 def sac_agent(device: torch.device, mode: str):
-    if mode == "compile":
-        return make_agent("sac", overrides={"device": str(device), "compile": True}, seed=0)
-    agent = make_agent("sac", overrides={"device": str(device)}, seed=0)
-    if mode == "cudagraphs":
-        # SACConfig.compile always uses torch.compile's default mode; CUDA graphs need "reduce-overhead"
-        # on the same loss function (the one the agent compiles), so it is swapped in here.
-        agent._loss_fn = torch.compile(agent._losses, mode="reduce-overhead")
-    return agent
+    """SAC with the config switches of ``mode``: eager, compiled, or compiled with CUDA graphs."""
+    return make_agent("sac", overrides={"device": str(device), **SAC_MODES[mode]}, seed=0)
 
 
 def speed_sac(ctx: Context) -> None:
@@ -782,6 +785,54 @@ def speed_tdmpc2(ctx: Context) -> None:
             ctx.record(f"plan_ratio_g64_over_g1_h{horizon}", plan_ms[64] / plan_ms[1])
         agent = buffer = update = None
         gc.collect()
+
+
+TDMPC2_COMPILED_GAMES = (1, 64)
+TDMPC2_COMPILED_FIELDS = (
+    "compiled_update_warmup_s",
+    "compiled_updates_per_s_h3",
+    "compiled_plan_warmup_s",
+    *(f"compiled_plan_ms_h3_g{games}" for games in TDMPC2_COMPILED_GAMES),
+)
+TDMPC2_COMPILE = {"compile_update": True, "compile": True, "compile_mode": "reduce-overhead"}
+
+
+def speed_tdmpc2_compiled(ctx: Context) -> None:
+    """TD-MPC2 with its update and planner compiled with CUDA graphs (``compile_update``, ``compile``,
+    ``compile_mode="reduce-overhead"``): updates per second and ms per plan at horizon 3, to set
+    beside the eager figures of ``speed_tdmpc2``."""
+    sizes, device = ctx.sizes, ctx.device
+    ctx.settings(f"TD-MPC2 {sizes.tdmpc2}, horizon 3, {TDMPC2_COMPILE}, on {device}; warm-up calls compile")
+    if device.type != "cuda" or sizes.quick:
+        reason = (
+            "not available: CUDA graphs need a CUDA device"
+            if device.type != "cuda"
+            else "skipped: --quick (compiling takes minutes)"
+        )
+        for field in TDMPC2_COMPILED_FIELDS:
+            ctx.record(field, reason)
+        return
+    agent = make_agent("tdmpc2", overrides={**sizes.tdmpc2, **TDMPC2_COMPILE, "horizon": 3, "device": str(device)})
+    rng = np.random.default_rng(6)
+    buffer = filled_buffer(agent, device, rows=64, n_envs=16, rng=rng)
+    update = update_call(agent, [sample_batch(agent, buffer, sizes.tdmpc2_batch, rng) for _ in range(4)])
+    started = time.perf_counter()
+    for _ in range(3):  # compiles, then records the CUDA graphs
+        update()
+    synchronize(device)
+    ctx.record("compiled_update_warmup_s", time.perf_counter() - started)
+    per_update = time_calls(update, device, warmup=0, max_calls=sizes.update_repeats, seconds=sizes.timing_seconds)
+    ctx.record("compiled_updates_per_s_h3", 1.0 / per_update)
+    for index, games in enumerate(TDMPC2_COMPILED_GAMES):
+        act = functools.partial(agent.act, random_obs(games, seed=7), explore=False)
+        started = time.perf_counter()
+        for _ in range(3):
+            act()
+        synchronize(device)
+        if index == 0:
+            ctx.record("compiled_plan_warmup_s", time.perf_counter() - started)
+        ms = 1000 * time_calls(act, device, warmup=0, max_calls=sizes.plan_repeats, seconds=sizes.timing_seconds / 2)
+        ctx.record(f"compiled_plan_ms_h3_g{games}", ms)
 
 
 MUZERO_FIELDS = (*(f"search_ms_g{games}" for games in MUZERO_GAMES), "search_ratio_g256_over_g1")
@@ -911,6 +962,7 @@ PARTS = (
     Part("checkpoints", check_checkpoints, CHECKPOINT_FIELDS, budget=25, needs_gpu=True),
     Part("speed_sac", speed_sac, SAC_FIELDS, budget=120, minimum=10),
     Part("speed_tdmpc2", speed_tdmpc2, TDMPC2_FIELDS, budget=70, minimum=15),
+    Part("speed_tdmpc2_compiled", speed_tdmpc2_compiled, TDMPC2_COMPILED_FIELDS, budget=90, minimum=5),
     Part("speed_muzero", speed_muzero, MUZERO_FIELDS, budget=25, minimum=8),
     Part("speed_training", speed_training, TRAINING_FIELDS, budget=75, minimum=15),
     Part("league", check_league, LEAGUE_FIELDS, budget=120, minimum=80, needs_gpu=True),

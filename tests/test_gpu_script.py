@@ -34,6 +34,10 @@ CORRECTNESS = {
     ),
     "league": ("exit_code", "games", "skipped_records", "leaderboard_md", "ok"),
 }
+TDMPC2_COMPILED = tuple(
+    f"compiled_{name}"
+    for name in ("update_warmup_s", "updates_per_s_h3", "plan_warmup_s", "plan_ms_h3_g1", "plan_ms_h3_g64")
+)
 SPEED = {
     "speed_sac": (
         "eager_updates_per_s",
@@ -51,6 +55,7 @@ SPEED = {
             f"plan_ratio_g64_over_g1_h{h}",
         )
     ),
+    "speed_tdmpc2_compiled": TDMPC2_COMPILED,
     "speed_muzero": ("search_ms_g1", "search_ms_g64", "search_ms_g256", "search_ratio_g256_over_g1"),
     "speed_training": tuple(
         f"{agent}_{what}"
@@ -63,6 +68,7 @@ NOT_MEASURED_ON_CPU = {  # a marked string instead of a number: "skipped: ..." o
     "compile_warmup_s": "skipped:",
     "cudagraphs_updates_per_s": "not available:",
     "cudagraphs_warmup_s": "not available:",
+    **dict.fromkeys(TDMPC2_COMPILED, "not available:"),
 }
 
 
