@@ -110,6 +110,10 @@ class TrainConfig:
     """Share of every sampled batch flipped top-bottom (arena/hockey/mirror.py): free extra data
     from the game's symmetry. 0: off. Not for MuZero, whose stored search policies would need
     their discrete moves permuted."""
+    frame_hold: int = 1
+    """Frames each of the learner's training actions is held for: it decides every frame_hold
+    frames and stores one transition per decision, rewards summed over the held frames (the
+    course's 1st-placed WS24/25 team trained with 2). Evaluation and rating games act every frame."""
     threads: int = 1
     """torch CPU threads (0: torch's default)."""
     progress: bool = True
@@ -130,6 +134,8 @@ class TrainConfig:
             raise ValueError(f"cpu_hours must be a finite number >= 0 (0: no limit), got {self.cpu_hours}")
         if not 0 <= self.mirror <= 1:
             raise ValueError(f"mirror must lie in [0, 1] (the share of each batch flipped), got {self.mirror}")
+        if not isinstance(self.frame_hold, int) or self.frame_hold < 1:
+            raise ValueError(f"frame_hold must be a positive integer (frames per decision), got {self.frame_hold!r}")
         if not 0 <= self.curriculum_fraction < 1:
             raise ValueError(f"curriculum_fraction must lie in [0, 1), got {self.curriculum_fraction}")
         reward_function(self.reward)  # an unknown name fails here, before anything is built
@@ -218,6 +224,12 @@ def build_trainer(config: TrainConfig, evaluator=None, hooks: Hooks | None = Non
     ]
     collector = Collector(config.n_envs, opponents, [w for _, w in opponent_items], seed=config.seed,
                           reward=config.reward)  # fmt: skip
+    if config.frame_hold > 1 and agent.buffer_extras:
+        raise ValueError(
+            f"frame_hold={config.frame_hold} does not fit {config.agent}, which stores "
+            f"{', '.join(sorted(agent.buffer_extras))} with each frame; use frame_hold=1 (MuZero holds moves "
+            "itself: --set action_repeat=N)"
+        )
     unmirrorable = set(agent.buffer_extras or {}) - {OPPONENT_ACTION}
     if config.mirror and unmirrorable:
         raise ValueError(
@@ -235,6 +247,34 @@ def build_trainer(config: TrainConfig, evaluator=None, hooks: Hooks | None = Non
     )
     return Trainer(config, agent, collector, buffer, evaluator=evaluator, hooks=hooks,
                    resolve_opponent=resolve_opponent, resume=resume, parent=parent)  # fmt: skip
+
+
+def hold_actions(collector: Collector, actions: np.ndarray, frames: int, mode_for):
+    """Play ``actions`` for ``frames`` frames of every game: one transition per game.
+
+    A game's transition sums its rewards until the hold ends or the game does; frames after a game
+    ended belong to the next game (started at once by the collector) and are not stored.
+
+    Returns:
+        next_obs, reward, terminated, truncated (as ``Collector.step``), the games that ended, and
+        the slots whose game ended at any frame (their per-game memory must be reset).
+    """
+    next_obs, reward, terminated, truncated, ended = collector.step(actions, mode_for)
+    restarted = terminated | truncated
+    if frames == 1:
+        return next_obs, reward, terminated, truncated, ended, restarted
+    reward, ended = reward.copy(), list(ended)
+    open_ = ~restarted
+    for _ in range(frames - 1):
+        obs, more, done_now, cut_now, finished = collector.step(actions, mode_for)
+        reward[open_] += more[open_]
+        next_obs[open_] = obs[open_]
+        terminated |= done_now & open_
+        truncated |= cut_now & open_
+        ended += finished
+        restarted |= done_now | cut_now
+        open_ &= ~(done_now | cut_now)
+    return next_obs, reward, terminated, truncated, ended, restarted
 
 
 class Trainer:
@@ -370,13 +410,14 @@ class Trainer:
             for row in metrics:
                 for key, value in row.items():
                     self._sums[key] = self._sums.get(key, 0.0) + value
+            stride = config.n_envs * config.frame_hold  # steps per iteration: a multiple of each period is crossed once
             if self._bar is not None:
-                self._bar.update(config.n_envs)
-            if self.step % config.log_every < config.n_envs:
+                self._bar.update(stride)
+            if self.step % config.log_every < stride:
                 self._log_rates()
-            if config.eval_every and self.step % config.eval_every < config.n_envs:
+            if config.eval_every and self.step % config.eval_every < stride:
                 self.snapshot_and_evaluate()
-            if self.step % config.checkpoint_every < config.n_envs:
+            if self.step % config.checkpoint_every < stride:
                 self.save()
         return "finished"
 
@@ -417,13 +458,15 @@ class Trainer:
         else:
             actions = self.agent.act(obs, explore=True)
         extras = self.agent.last_extras()
-        next_obs, reward, terminated, truncated, ended = self.collector.step(actions, self.mode_for)
+        next_obs, reward, terminated, truncated, ended, restarted = hold_actions(
+            self.collector, actions, config.frame_hold, self.mode_for
+        )
         if self._stores_opponent_actions:
             extras = {**(extras or {}), OPPONENT_ACTION: self.collector.last_opponent_actions}
         if ended:  # planners keep per-game state: new games start clean
-            self.agent.reset(terminated | truncated)
+            self.agent.reset(restarted)
         self.buffer.add(obs, actions, reward, next_obs, terminated, truncated, extras=extras)
-        self.step += config.n_envs
+        self.step += config.n_envs * config.frame_hold
         collected = time.perf_counter()
         self.timing["collect"] += collected - started
         for episode in ended:

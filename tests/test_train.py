@@ -18,7 +18,7 @@ from agents.checkpoint import CheckpointError, load_checkpoint
 from agents.collect import Collector
 from agents.common.buffer import ReplayBuffer
 from agents.registry import make_policy
-from agents.train import Hooks, TrainConfig, build_trainer, parse_opponents, train
+from agents.train import Hooks, TrainConfig, build_trainer, hold_actions, parse_opponents, train
 from arena.hockey.constants import Mode
 from arena.hockey.engine import EngineState, HockeyEngine
 
@@ -159,6 +159,38 @@ def test_shaped_reward_adds_catches_and_puck_direction_to_the_game_reward():
             catches += int(info["reward_touch_puck"] > 0)
             directed += int(info["reward_puck_direction"] != 0)
     assert catches > 0 and directed > 0
+
+
+def test_a_held_action_is_one_transition_summing_its_frames_until_the_game_ends():
+    held, frames = _collector("game", "weak"), _collector("game", "weak")  # the same games
+    rng = np.random.default_rng(0)
+    ends = 0
+    for _ in range(300):
+        actions = rng.uniform(-1, 1, (4, 4)).astype(np.float32)
+        obs, reward, terminated, truncated, ended, restarted = hold_actions(held, actions, 2, lambda: 0)
+        first, second = frames.step(actions, lambda: 0), frames.step(actions, lambda: 0)
+        done_first = first[2] | first[3]
+        expected = np.where(done_first, first[1], first[1] + second[1])
+        assert np.allclose(reward, expected)
+        assert np.array_equal(obs, np.where(done_first[:, None], first[0], second[0]))
+        assert np.array_equal(terminated, first[2] | (second[2] & ~done_first))
+        assert np.array_equal(restarted, done_first | second[2] | second[3])
+        assert len(ended) == len(first[4]) + len(second[4])
+        ends += int(done_first.sum())
+    assert ends > 0  # some games ended inside a hold
+
+
+def test_frame_hold_stores_one_transition_per_decision(tmp_path):
+    trainer = build_trainer(TrainConfig(steps=600, run_dir=str(tmp_path), frame_hold=2, **TINY))
+    trainer.open()
+    trainer.train(600)
+    assert trainer.step == 600 and trainer.buffer.rows == 600 // (4 * 2)
+    trainer.close()
+    with pytest.raises(ValueError, match="frame_hold must be a positive integer"):
+        TrainConfig(frame_hold=0)
+    with pytest.raises(ValueError, match="frame_hold=2 does not fit muzero"):
+        build_trainer(TrainConfig(agent="muzero", run_dir=str(tmp_path / "m"), frame_hold=2,
+                                  **{**TINY, "set": _MUZERO}))  # fmt: skip
 
 
 def test_opponent_mix_parsing_and_bad_opponents(tmp_path):
