@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from agents.muzero.config import MuZeroConfig
-from agents.muzero.mcts import PUCT, Gumbel, SearchResult, _Trees, selection_rule, softmax, to_scalar
+from agents.muzero.mcts import PUCT, Gumbel, SearchResult, _Trees, expand, selection_rule, to_scalar
 
 
 def search_levelwise(
@@ -58,20 +58,8 @@ def search_levelwise(
             active &= child >= 0
             node = np.where(active, child, node)
             depth += 1
-        with torch.no_grad():
-            parent = trees.states[torch.as_tensor(rows), torch.as_tensor(leaf_node)]
-            action_tensor = torch.as_tensor(leaf_action, device=parent.device)
-            new_state, reward_logits, policy_logits, value_logits = network.recurrent(parent, action_tensor)
-            reward = to_scalar(reward_logits, config).cpu().numpy().astype(np.float64)
-            value = to_scalar(value_logits, config).cpu().numpy().astype(np.float64)
-            child_logits = policy_logits.cpu().numpy().astype(np.float64)
         index = sim + 1
-        trees.states[:, index] = new_state
-        trees.children[rows, leaf_node, leaf_action] = index
-        trees.reward[rows, leaf_node, leaf_action] = reward
-        trees.logits[:, index] = child_logits
-        trees.prior[:, index] = softmax(child_logits)
-        trees.node_value[:, index] = value
+        value = expand(trees, network, config, rows, leaf_node, leaf_action, index)
         ret = value
         for nodes, acts, on in reversed(path):
             ret = np.where(on, trees.reward[rows, nodes, acts] + config.decision_discount * ret, ret)

@@ -220,20 +220,8 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
     _rescore(trees, rule, rows, np.zeros(batch, dtype=np.int64))
     for sim in range(sims):
         path, leaf_node, leaf_action = _descend(trees, rule, sim)
-        with torch.no_grad():
-            parent = trees.states[torch.as_tensor(rows), torch.as_tensor(leaf_node)]
-            action_tensor = torch.as_tensor(leaf_action, device=parent.device)
-            new_state, reward_logits, policy_logits, value_logits = network.recurrent(parent, action_tensor)
-            reward = to_scalar(reward_logits, config).cpu().numpy().astype(np.float64)
-            value = to_scalar(value_logits, config).cpu().numpy().astype(np.float64)
-            child_logits = policy_logits.cpu().numpy().astype(np.float64)
         index = sim + 1
-        trees.states[:, index] = new_state
-        trees.children[rows, leaf_node, leaf_action] = index
-        trees.reward[rows, leaf_node, leaf_action] = reward
-        trees.logits[:, index] = child_logits
-        trees.prior[:, index] = softmax(child_logits)
-        trees.node_value[:, index] = value
+        value = expand(trees, network, config, rows, leaf_node, leaf_action, index)
         nodes, moved = _backup(trees, path, value, config.decision_discount)
         # re-score what changed: the nodes on the paths, the new leaves, and every node of a game
         # whose value bounds moved when the rule's scores read them
@@ -286,6 +274,26 @@ def _descend(trees: _Trees, rule, simulation: int) -> tuple[list, np.ndarray, np
             games, child = games[expanded], child[expanded]
         nodes = games * size + child
         action, child = best[nodes], following[nodes]
+
+
+def expand(trees, network, config: MuZeroConfig, rows: np.ndarray, leaf_node: np.ndarray, leaf_action: np.ndarray,
+           index: int) -> np.ndarray:  # fmt: skip
+    """One network call expands each game's leaf (``leaf_node``'s child along ``leaf_action``) as
+    node ``index``: its state, reward, prior and value; returns the leaves' values."""
+    with torch.no_grad():
+        parent = trees.states[torch.as_tensor(rows), torch.as_tensor(leaf_node)]
+        action_tensor = torch.as_tensor(leaf_action, device=parent.device)
+        new_state, reward_logits, policy_logits, value_logits = network.recurrent(parent, action_tensor)
+        reward = to_scalar(reward_logits, config).cpu().numpy().astype(np.float64)
+        value = to_scalar(value_logits, config).cpu().numpy().astype(np.float64)
+        child_logits = policy_logits.cpu().numpy().astype(np.float64)
+    trees.states[:, index] = new_state
+    trees.children[rows, leaf_node, leaf_action] = index
+    trees.reward[rows, leaf_node, leaf_action] = reward
+    trees.logits[:, index] = child_logits
+    trees.prior[:, index] = softmax(child_logits)
+    trees.node_value[:, index] = value
+    return value
 
 
 def _backup(trees: _Trees, path: list, value: np.ndarray, discount: float) -> tuple[np.ndarray, np.ndarray]:
