@@ -126,17 +126,9 @@ class LeanSAC:
     actor step's log-probabilities (no third actor pass), alpha kept as a tensor (no ``.item()``)."""
 
     def __init__(self, device):
-        self.device = device
-        self.actor = _Actor().to(device)
-        self.q1, self.q2, self.q1_target, self.q2_target = (_Q().to(device) for _ in range(4))
-        self.q1_target.load_state_dict(self.q1.state_dict())
-        self.q2_target.load_state_dict(self.q2.state_dict())
+        PlainSAC.__init__(self, device)  # the same networks and optimizers
         self.q_params = list(self.q1.parameters()) + list(self.q2.parameters())
         self.target_params = list(self.q1_target.parameters()) + list(self.q2_target.parameters())
-        self.q_optimizer = torch.optim.Adam(self.q_params, lr=3e-4)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=3e-4)
-        self.log_alpha = torch.zeros(1, requires_grad=True, device=device)
-        self.alpha_optimizer = torch.optim.Adam([self.log_alpha], lr=3e-4)
 
     def sample(self, obs):
         mean, log_std = self.actor(obs)
