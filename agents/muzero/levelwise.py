@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from agents.muzero.config import MuZeroConfig
-from agents.muzero.mcts import PUCT, Gumbel, SearchResult, _Trees, expand, selection_rule, to_scalar
+from agents.muzero.mcts import PUCT, Gumbel, SearchResult, expand, plant, selection_rule
 
 
 def search_levelwise(
@@ -27,18 +27,9 @@ def search_levelwise(
 ) -> SearchResult:
     """The same search as ``mcts.search`` (same arguments, same result), level by level."""
     rule = rule or selection_rule(config)
-    batch = obs.shape[0]
-    actions, sims = config.num_actions, config.num_simulations
+    batch, sims = obs.shape[0], config.num_simulations
     rows = np.arange(batch)
-    with torch.no_grad():
-        state, policy_logits, value_logits = network.initial(obs)
-        root_value = to_scalar(value_logits, config).cpu().numpy().astype(np.float64)
-        logits = policy_logits.cpu().numpy().astype(np.float64)
-    trees = _Trees(batch, sims + 1, actions, state.shape[-1], state.device)
-    trees.states[:, 0] = state
-    trees.logits[:, 0] = logits
-    trees.prior[:, 0] = rule.start(trees, logits, generators, explore)
-    trees.node_value[:, 0] = root_value
+    trees = plant(network, obs, generators, config, explore, rule)
 
     for sim in range(sims):
         node = np.zeros(batch, dtype=np.int64)

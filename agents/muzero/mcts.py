@@ -204,18 +204,9 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
     """Search from the observations of B games (one generator per game) with ``rule`` choosing the
     actions (default: the config's); see the module docstring. Shapes: obs (B, obs_dim) -> (B,) actions."""
     rule = rule or selection_rule(config)
-    batch = obs.shape[0]
-    actions, sims = config.num_actions, config.num_simulations
+    batch, sims = obs.shape[0], config.num_simulations
     rows = np.arange(batch)
-    with torch.no_grad():
-        state, policy_logits, value_logits = network.initial(obs)
-        root_value = to_scalar(value_logits, config).cpu().numpy().astype(np.float64)
-        logits = policy_logits.cpu().numpy().astype(np.float64)
-    trees = _Trees(batch, sims + 1, actions, state.shape[-1], state.device)
-    trees.states[:, 0] = state
-    trees.logits[:, 0] = logits
-    trees.prior[:, 0] = rule.start(trees, logits, generators, explore)
-    trees.node_value[:, 0] = root_value
+    trees = plant(network, obs, generators, config, explore, rule)
 
     _rescore(trees, rule, rows, np.zeros(batch, dtype=np.int64))
     for sim in range(sims):
@@ -274,6 +265,21 @@ def _descend(trees: _Trees, rule, simulation: int) -> tuple[list, np.ndarray, np
             games, child = games[expanded], child[expanded]
         nodes = games * size + child
         action, child = best[nodes], following[nodes]
+
+
+def plant(network, obs: torch.Tensor, generators: list[np.random.Generator], config: MuZeroConfig, explore: bool,
+          rule: PUCT | Gumbel) -> _Trees:  # fmt: skip
+    """B trees, each with its root expanded from one network call on the observations."""
+    with torch.no_grad():
+        state, policy_logits, value_logits = network.initial(obs)
+        root_value = to_scalar(value_logits, config).cpu().numpy().astype(np.float64)
+        logits = policy_logits.cpu().numpy().astype(np.float64)
+    trees = _Trees(obs.shape[0], config.num_simulations + 1, config.num_actions, state.shape[-1], state.device)
+    trees.states[:, 0] = state
+    trees.logits[:, 0] = logits
+    trees.prior[:, 0] = rule.start(trees, logits, generators, explore)
+    trees.node_value[:, 0] = root_value
+    return trees
 
 
 def expand(trees, network, config: MuZeroConfig, rows: np.ndarray, leaf_node: np.ndarray, leaf_action: np.ndarray,
