@@ -121,6 +121,35 @@ def test_policy_checkpoint_round_trip_gives_identical_actions(tmp_path):
     assert (stored.algorithm, stored.step, stored.sha256, stored.config["hidden"]) == ("sac", 42, digest, [32, 32])
 
 
+def test_distance_features_measure_the_rink_and_ignore_the_mirror():
+    from agents.common.features import GOAL_X, distance_features
+    from arena.hockey.mirror import mirror_observation
+
+    obs = torch.zeros(1, 18)
+    obs[0, [0, 1, 6, 7, 12, 13]] = torch.tensor([-3.0, 0.0, 3.0, 4.0, 0.0, 0.0])  # player, opponent, puck
+    got = distance_features(obs)[0]
+    expected = [math.hypot(6, 4), 3.0, math.hypot(-3 + GOAL_X, 0), math.hypot(-3 - GOAL_X, 0),  # player to ...
+                5.0, math.hypot(3 + GOAL_X, 4), math.hypot(3 - GOAL_X, 4),  # opponent to ...
+                GOAL_X, GOAL_X]  # puck to its goals  # fmt: skip
+    assert torch.allclose(got, torch.tensor(expected))
+    batch = torch.as_tensor(np.random.default_rng(0).normal(size=(32, 18)), dtype=torch.float32)
+    mirrored = torch.as_tensor(mirror_observation(batch.numpy()))
+    assert torch.allclose(distance_features(batch), distance_features(mirrored), atol=1e-6)
+
+
+def test_an_agent_with_distance_features_learns_and_reloads(tmp_path):
+    config = SACConfig(hidden=(32, 32), batch_size=16, features="distances", device="cpu")
+    agent = SACAgent(config, seed=0)
+    assert agent.actor.net[0].in_features == 18 + 9
+    assert all(math.isfinite(v) for v in agent.update(_batch()).values())
+    save_policy(tmp_path / "d.pt", agent, step=0)
+    policy = load_policy(tmp_path / "d.pt", device="cpu")
+    obs = np.random.default_rng(1).normal(size=(5, 18)).astype(np.float32)
+    assert np.array_equal(policy.act(obs), agent.act(obs, explore=False))
+    with pytest.raises(ValueError, match="features must be one of raw, distances"):
+        SACConfig(features="angles")
+
+
 def test_tampered_or_foreign_checkpoints_are_refused(tmp_path):
     agent = make_agent("sac", overrides=SMALL)
     save_policy(tmp_path / "p.pt", agent)

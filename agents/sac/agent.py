@@ -38,9 +38,10 @@ class SACAgent(Learner):
     def __init__(self, config: SACConfig = SACConfig(), spec: AgentSpec = AgentSpec(), seed: int = 0):
         self._start(config, spec, seed)
         with self._seeded():
-            actor = Actor(spec.obs_dim, spec.action_dim, config.hidden, config.log_std_min, config.log_std_max)
-            critic = Critic(spec.obs_dim, spec.action_dim, config.hidden, config.n_critics)
-        critic_target = Critic(spec.obs_dim, spec.action_dim, config.hidden, config.n_critics)
+            actor = Actor(spec.obs_dim, spec.action_dim, config.hidden, config.log_std_min, config.log_std_max,
+                          config.features)  # fmt: skip
+            critic = Critic(spec.obs_dim, spec.action_dim, config.hidden, config.n_critics, config.features)
+        critic_target = Critic(spec.obs_dim, spec.action_dim, config.hidden, config.n_critics, config.features)
         critic_target.load_state_dict(critic.state_dict())
         critic_target.requires_grad_(False)
         self.nets = nn.ModuleDict({"actor": actor, "critic": critic, "critic_target": critic_target}).to(self.device)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agents.common.features import FEATURES
+
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
 
@@ -41,10 +43,15 @@ class SACConfig:
     compile_mode: str = "default"
     """With compile: torch.compile's mode. "default", "reduce-overhead" (the loss's forward and
     backward replayed as CUDA graphs: CUDA only) or "max-autotune"."""
+    features: str = "raw"
+    """What the networks see: raw (the 18 observation numbers) or distances (those plus the 9
+    distances between the players, the puck and the goals; agents/common/features.py)."""
     device: str = "auto"
     """auto (cuda if available, else cpu), cpu, cuda or cuda:N."""
 
     def __post_init__(self):
+        if self.features not in FEATURES:
+            raise ValueError(f"sac config: features must be one of {', '.join(FEATURES)}, got {self.features!r}")
         if self.compile_mode not in COMPILE_MODES:
             modes = ", ".join(COMPILE_MODES)
             raise ValueError(f"sac config: compile_mode must be one of {modes}, got {self.compile_mode!r}")
