@@ -10,11 +10,11 @@ meet only through the league directory:
 
 A round: choose the opponent mix (PFSP over promoted members, the learner's latest snapshot,
 the anchors), train ``round_steps`` steps (every training game is recorded), save the training
-checkpoint, add the policy to the pool as a candidate, play it against the pool and the anchors
-and record the gate's decision, then play the evaluation pairings that shrink rating uncertainty
-most. The phase is saved before each part, so a process killed anywhere resumes the round where
-it was: training replays from the last checkpoint (those games carry the same ids as before and
-are counted once), and a match already in the ledger is not played again.
+checkpoint, add the policy to the pool as a candidate, let the promotion gate judge it
+(``league.gate``), then play the evaluation pairings that shrink rating uncertainty most. The
+phase is saved before each part, so a process killed anywhere resumes the round where it was:
+training replays from the last checkpoint (those games carry the same ids as before and are
+counted once), and a match already in the ledger is not played again.
 """
 
 from __future__ import annotations
@@ -31,23 +31,22 @@ import numpy as np
 from agents.external import load_external
 from agents.train import Hooks, build_trainer
 from arena.match import play_games
-from evaluation.model_card import model_card
 from evaluation.stats import WDL
 from league.config import LeagueConfig, LearnerSettings, open_league
-from league.layout import learner_dir, learner_lease_file, learner_run_dir, learner_state_file, member_card_file
+from league.gate import Gate
+from league.layout import learner_dir, learner_lease_file, learner_run_dir, learner_state_file
 from league.lease import Lease
 from league.ledger import (
     LedgerReader,
     LedgerWriter,
     external_record,
     match_game_record,
-    promotion_record,
     training_game_record,
     ungated_promotion_record,
 )
 from league.matchmaking import evaluation_pairings, recent_scores, training_mix
 from league.pool import Pool, external_member_id
-from league.promotion import Incumbent, decide, decide_exploit, even_games, promotion_gate
+from league.promotion import even_games
 from league.standings import rate_league
 from plumbing.cli import entry_point
 from plumbing.files import atomic_write
@@ -86,6 +85,7 @@ class LearnerWorker:
         self.lease = Lease(learner_lease_file(league_dir, name), f"learner {name}",
                            on_lost=lambda: self.request_stop("another process took over this learner"))  # fmt: skip
         self.lease_wait = lease_wait
+        self.gate = Gate(self)
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> dict:
@@ -108,7 +108,7 @@ class LearnerWorker:
         self.reader = LedgerReader(self.league_dir)
         self.pool = Pool(self.league_dir, config.league.anchors, device=settings.device,
                          seed=config.league.seed + settings.seed)  # fmt: skip
-        self._refresh()
+        self.refresh()
         self._build_trainer()
         if not self.trainer.has_checkpoint() and (self.state["round"] > 0 or self.state["phase"] != "train"):
             self._start_a_new_run()
@@ -136,7 +136,7 @@ class LearnerWorker:
             finally:
                 if timer is not None:
                     timer.cancel()
-                self._save_state()
+                self.save_state()
                 self.trainer.close()
                 self.writer.close()
         step = self.state.get("steps_before", 0) + self.trainer.step  # over all its runs
@@ -165,7 +165,7 @@ class LearnerWorker:
                 if state.get("mix_round") != state["round"]:  # a resumed round keeps its checkpointed mix
                     self._set_training_mix()
                     state["mix_round"] = state["round"]
-                    self._save_state()
+                    self.save_state()
                 rounds = state["round"] + 1 - state.get("run_round", 0)  # this run's rounds, this one included
                 target = min(rounds * round_steps, limit)
                 started = time.perf_counter()
@@ -173,26 +173,26 @@ class LearnerWorker:
                 status = self.trainer.train(target)
                 self._account_training(before, time.perf_counter() - started)
                 if status != "finished":
-                    self._timed("checkpoint", self.trainer.save)
+                    self.timed("checkpoint", self.trainer.save)
                     return status
-                path = self._timed("snapshot", self.trainer.snapshot_and_evaluate)
-                record = self._timed("snapshot", self.pool.add_snapshot, path, self.name)
-                self._timed("ledger", self.writer.append, record)
-                self._timed("checkpoint", self.trainer.save)
+                path = self.timed("snapshot", self.trainer.snapshot_and_evaluate)
+                record = self.timed("snapshot", self.pool.add_snapshot, path, self.name)
+                self.timed("ledger", self.writer.append, record)
+                self.timed("checkpoint", self.trainer.save)
                 state.update(phase="promote", candidate=record["member"])
-                self._save_state()
+                self.save_state()
             if self.stop_reason:
                 return f"stopped by {self.stop_reason}"
             if state["phase"] == "promote":
-                if not self._promote(state["candidate"]):
+                if not self.gate.judge(state["candidate"]):
                     return f"stopped by {self.stop_reason}"
                 state["phase"] = "evaluate"
-                self._save_state()
+                self.save_state()
             if state["phase"] == "evaluate":
                 if not self._evaluate(state["round"]):
                     return f"stopped by {self.stop_reason}"
                 state.update(phase="train", round=state["round"] + 1, candidate=None)
-                self._save_state()
+                self.save_state()
             if self.stop_reason:
                 return f"stopped by {self.stop_reason}"
 
@@ -210,7 +210,7 @@ class LearnerWorker:
                  f"round {self.state['round']} was reached: starting over from step 0 as run {run}")  # fmt: skip
         self.state = {"round": 0, "phase": "train", "candidate": None, "run": run,
                       "run_dir": str(learner_run_dir(".", self.name, run))}  # fmt: skip
-        self._save_state()
+        self.save_state()
 
     def _restart_from_start(self) -> None:
         """An exploiter restarts from its starting weights (or from scratch, with new seeds) after
@@ -221,7 +221,7 @@ class LearnerWorker:
                           run_round=self.state["round"],
                           steps_before=self.state.get("steps_before", 0) + self.trainer.step)  # fmt: skip
         self.state.pop("mix_round", None)
-        self._save_state()
+        self.save_state()
         self._build_trainer()
         self.trainer.open()
         self.trainer.save()  # the new run exists on disk before anything else happens
@@ -244,7 +244,7 @@ class LearnerWorker:
     # ------------------------------------------------------------------ training
     def _set_training_mix(self) -> None:
         started = time.perf_counter()
-        view = self._refresh()
+        view = self.refresh()
         mm = self.config.matchmaking
         promoted, problems = self.pool.playable(m for m, r in view.promotions.items() if r["promote"])
         for problem in problems:
@@ -255,7 +255,7 @@ class LearnerWorker:
             latest = None
         scores = recent_scores(view.games, self.name, mm.window)
         shares = (mm.pfsp, mm.latest_self, mm.anchors)
-        targets = self._exploit_targets(view) if self.settings.role == "main-exploiter" else []
+        targets = self.gate.exploit_targets(view) if self.settings.role == "main-exploiter" else []
         if targets:  # a main exploiter trains against the main learners' latest snapshots only
             mix = {member: 1.0 for member in targets}
             self.trainer.collector.set_opponents(mix, self.pool.policy)
@@ -293,190 +293,39 @@ class LearnerWorker:
         self._add_time("train (other)", max(0.0, elapsed - sum(spent.values())))
 
     # ------------------------------------------------------------------ promotion and evaluation
-    def _promote(self, candidate: str) -> bool:
-        view = self._refresh()
-        if candidate in view.promotions:
-            return True
-        if self.settings.role != "main":
-            return self._promote_exploiter(candidate, view)
-        promo = self.config.promotion
-        anchors = self.pool.anchors
-        games_against, incumbent = self._gate(candidate, view)
-        gate = list(games_against)
-        results = self._play_gate(candidate, games_against)
-        if results is None:
-            return False
-        best = None
-        if incumbent is not None:
-            best = self._incumbent_games(candidate, incumbent, games_against)
-            if best is None:
-                return False
-        decision = decide(results, anchors, promo.min_games, promo.threshold, promo.confidence, incumbent=best,
-                          head_to_head=promo.head_to_head, tolerance=promo.anchor_tolerance)  # fmt: skip
-        self._conclude(candidate, results, decision, gate, incumbent=best)
-        return True
-
-    def _exploit_targets(self, view) -> list[str]:
-        """The main learners' latest playable snapshots: what a main exploiter trains against."""
-        mains = {learner.name for learner in self.config.learners if learner.role == "main"}
-        latest: dict[str, tuple[int, str]] = {}
-        for member, record in view.snapshots.items():
-            if record["learner"] in mains and self.pool.problem(member) is None:
-                latest[record["learner"]] = max(latest.get(record["learner"], (-1, "")), (record["step"], member))
-        return sorted(member for _, member in latest.values())
-
-    def _promote_exploiter(self, candidate: str, view) -> bool:
-        """A main exploiter's candidate plays its targets; promoted, the exploiter restarts. A league
-        exploiter's faces the usual gate without the never-weaker rule and restarts by chance."""
-        promo = self.config.promotion
-        stored = self.state.get("gate")
-        if stored is not None and stored.get("candidate") == candidate:
-            games_against = {m: g for m, g in stored["games"].items() if self.pool.problem(m) is None}
-        elif self.settings.role == "main-exploiter":
-            games = even_games(promo.head_to_head_games)
-            games_against = {member: games for member in self._exploit_targets(view)}
-        else:
-            games_against = self._standard_gate(view, exclude=(candidate,))
-        self.state["gate"] = {"candidate": candidate, "games": games_against, "incumbent": None}
-        self._save_state()
-        results = self._play_gate(candidate, games_against)
-        if results is None:
-            return False
-        if self.settings.role == "main-exploiter":
-            decision = decide_exploit(results, even_games(promo.head_to_head_games), promo.exploiter_threshold,
-                                      promo.confidence)  # fmt: skip
-            restart = decision.promote
-        else:
-            decision = decide(results, self.pool.anchors, promo.min_games, promo.threshold, promo.confidence)
-            coin = np.random.default_rng([self.config.league.seed, self.settings.seed, 31, self.state["round"]])
-            restart = decision.promote and coin.random() < promo.league_exploiter_reset
-        self._conclude(candidate, results, decision, list(games_against), restart=restart)
-        return True
-
-    def _conclude(self, candidate: str, results: dict[str, WDL], decision, gate: list[str],
-                  incumbent: Incumbent | None = None, restart: bool | None = None) -> None:  # fmt: skip
-        """Write a gate's decision: the model card first (once the decision is in the ledger the
-        round is done), an exploiter's restart, the ledger record, and one line."""
-        if decision.promote:
-            self._timed("ratings", self._write_model_card, candidate, results, decision)
-        anchor_scores = {a: results[a].score for a in self.pool.anchors if a in results}
-        record = promotion_record(candidate, self.name, decision, anchor_scores, gate, incumbent=incumbent)
-        if restart is not None:
-            self.state["restart"] = restart  # acted on when the next round starts
-            self._save_state()
-        self._timed("ledger", self.writer.append, record)
-        role = "" if self.settings.role == "main" else f" ({self.settings.role})"
-        duel = f"; {incumbent.head_to_head.score:.3f} against {incumbent.member}" if incumbent is not None else ""
-        verdict = "PROMOTED" if decision.promote else "not promoted: " + "; ".join(decision.reasons)
-        self.log(f"[{self.name}] {candidate}{role}: score {decision.score:.3f} (lower bound {decision.lower:.3f}) "
-                 f"over {decision.games} games against {len(gate)} members{duel}; {verdict}"
-                 + ("; restarts" if restart else ""))  # fmt: skip
-
-    def _incumbent_games(self, candidate: str, incumbent: str, games_against: dict[str, int]) -> Incumbent | None:
-        """The candidate's duel with the learner's best promoted member, and that member's games
-        against the same gate (from the ledger where it already played them). None on a stop."""
-        duel = self._play(f"promotion:{candidate}:{incumbent}", candidate, incumbent,
-                          even_games(self.config.promotion.head_to_head_games), "promotion")  # fmt: skip
-        if duel is None:
-            return None
-        results = self._play_gate(incumbent, games_against)
-        return None if results is None else Incumbent(incumbent, duel, results)
-
-    def _play_gate(self, member: str, games_against: dict[str, int]) -> dict[str, WDL] | None:
-        """``member``'s promotion games against each gate opponent (from the ledger where already
-        played); None when a stop came first."""
-        results: dict[str, WDL] = {}
-        for opponent, games in games_against.items():
-            record = self._play(f"promotion:{member}:{opponent}", member, opponent, games, "promotion")
-            if record is None:
-                return None
-            results[opponent] = record
-        return results
-
-    def _gate(self, candidate: str, view) -> tuple[dict[str, int], str | None]:
-        """Whom the candidate plays at the gate and the learner's best promoted member it must
-        match, chosen once and kept in the learner's state: a restarted promotion plays the same
-        gate, though the ratings moved with its first games."""
-        stored = self.state.get("gate")
-        if stored is not None and stored.get("candidate") == candidate:
-            playable, problems = self.pool.playable(stored["games"])
-            for problem in problems:
-                self.log(f"[{self.name}] excluded from the gate: {problem}")
-            incumbent = stored.get("incumbent")
-            if incumbent is not None and self.pool.problem(incumbent) is not None:
-                self.log(f"[{self.name}] excluded from the gate: {self.pool.problem(incumbent)}")
-                incumbent = None
-            return {member: stored["games"][member] for member in playable}, incumbent
-        incumbent = self._best_promoted(view)
-        games = self._standard_gate(view, exclude=(candidate, incumbent))
-        self.state["gate"] = {"candidate": candidate, "games": games, "incumbent": incumbent}
-        self._save_state()
-        return games, incumbent
-
-    def _standard_gate(self, view, exclude: tuple) -> dict[str, int]:
-        """The anchors and the pool's top-rated promoted members (none of ``exclude``), with the
-        games against each (``league.promotion.promotion_gate``)."""
-        promo = self.config.promotion
-        table = self._timed("ratings", rate_league, view, keep_history=False)
-        promoted, _ = self.pool.playable(m for m, r in view.promotions.items() if r["promote"] and m not in exclude)
-        rating = lambda m: table.conservative(m) if m in table.ratings else None  # noqa: E731
-        return promotion_gate(self.pool.anchors, promoted, rating, promo.opponents, promo.min_games,
-                              promo.anchor_games)  # fmt: skip
-
-    def _best_promoted(self, view) -> str | None:
-        """The learner's latest playable promoted member (its starting model before any promotion)."""
-        mine = [
-            (view.snapshots[m]["step"], m)
-            for m, r in view.promotions.items()
-            if r["promote"] and r["learner"] == self.name and m in view.snapshots
-        ]
-        playable = [item for item in mine if self.pool.problem(item[1]) is None]
-        return max(playable)[1] if playable else None
-
     def _enter_starting_model(self, path: str) -> None:
         """The model the learner starts from joins the league as a promoted member at step 0 and plays
         the anchors, so it is rated from the first minute and the learner's first candidate must
         match it."""
-        view = self._refresh()
+        view = self.refresh()
         record = self.pool.add_snapshot(path, self.name, step=0, origin="start")
         if record["member"] not in view.snapshots:
-            self._timed("ledger", self.writer.append, record)
+            self.timed("ledger", self.writer.append, record)
         if record["member"] not in view.promotions:
-            self._timed("ledger", self.writer.append, ungated_promotion_record(record["member"], self.name))
+            self.timed("ledger", self.writer.append, ungated_promotion_record(record["member"], self.name))
             self.log(f"[{self.name}] its starting model joins the league as {record['member']}")
-        self._refresh()
+        self.refresh()
         if not self._rate_against_anchors(record["member"]):
             return  # stopped: entered again on the next start
         self.state["start"] = record["member"]
-        self._save_state()
-
-    def _write_model_card(self, candidate: str, results: dict[str, WDL], decision) -> None:
-        """members/<candidate>.md: algorithm, config, lineage, steps, rating and record at promotion."""
-        view = self._refresh()
-        table = rate_league(view, keep_history=False)
-        rating = table.ratings[candidate]
-        values = (rating.mu, rating.sigma, table.conservative(candidate))
-        league = self.league_dir.resolve().name
-        text = model_card(candidate, view.snapshots[candidate], league, values, len(view.rated_games()), decision,
-                          results)  # fmt: skip
-        atomic_write(member_card_file(self.league_dir, candidate), lambda file: file.write(text.encode()))
+        self.save_state()
 
     def _enter_externals(self) -> None:
         """The league's external policies join as promoted members and play the anchors (once: any
         learner that starts first enters them; the ledger keeps the first records)."""
-        view = self._refresh()
+        view = self.refresh()
         for external in self.config.externals:
             player = load_external(external.spec)
             member = external_member_id(external.name, player.sha256)
             if member not in view.snapshots:
                 record = external_record(member, external.name, player, external.fixed_rating)
-                self._timed("ledger", self.writer.append, record)
+                self.timed("ledger", self.writer.append, record)
             if member not in view.promotions:
-                self._timed(
+                self.timed(
                     "ledger", self.writer.append, ungated_promotion_record(member, external.name, "external policy")
                 )
                 self.log(f"[{self.name}] external policy {external.policy} joins the league as {member}")
-            view = self._refresh()
+            view = self.refresh()
             if not self._rate_against_anchors(member):
                 return
 
@@ -485,7 +334,7 @@ class LearnerWorker:
         anchor once, so it is rated from the first minute; False when a stop came first."""
         games = even_games(self.config.evaluation.games_per_pair)
         for anchor in self.pool.anchors if games else ():
-            if self._play(f"evaluation:start:{member}:{anchor}", member, anchor, games, "evaluation") is None:
+            if self.play(f"evaluation:start:{member}:{anchor}", member, anchor, games, "evaluation") is None:
                 return False
         return True
 
@@ -493,19 +342,19 @@ class LearnerWorker:
         ev = self.config.evaluation
         if ev.pairs_per_round == 0 or ev.games_per_pair == 0:
             return True
-        view = self._refresh()
+        view = self.refresh()
         promoted, _ = self.pool.playable(m for m, r in view.promotions.items() if r["promote"])
-        table = self._timed("ratings", rate_league, view, keep_history=False)
+        table = self.timed("ratings", rate_league, view, keep_history=False)
         started = time.perf_counter()
         pairs = evaluation_pairings(table, self.pool.anchors + promoted, ev.pairs_per_round)
         self._add_time("matchmaking", time.perf_counter() - started)
         for a, b in pairs:
             match = f"evaluation:{self.run_tag}:{round_number}:{a}:{b}"
-            if self._play(match, a, b, even_games(ev.games_per_pair), "evaluation") is None:
+            if self.play(match, a, b, even_games(ev.games_per_pair), "evaluation") is None:
                 return False
         return True
 
-    def _play(self, match: str, a: str, b: str, games: int, kind: str) -> WDL | None:
+    def play(self, match: str, a: str, b: str, games: int, kind: str) -> WDL | None:
         """Play a match unless the ledger has all its games; record each game; A's W/D/L from the
         ledger. None when a stop was requested before it started."""
         ids = [f"{match}:{i}" for i in range(games)]
@@ -522,18 +371,18 @@ class LearnerWorker:
             player_a, player_b = self.pool.match_policy(a), self.pool.match_policy(b)
             play_games(player_a, player_b, games, seed=seed, n_envs=self.config.evaluation.n_envs, on_game_end=record)
             self._add_time(f"play ({kind} games)", time.perf_counter() - started)
-        view = self._refresh()
+        view = self.refresh()
         return WDL.from_outcomes(game["outcome"] for game in view.by_match.get(match, []))
 
     # ------------------------------------------------------------------ state and bookkeeping
-    def _refresh(self):
+    def refresh(self):
         started = time.perf_counter()
         view = self.reader.refresh()
         self.pool.update(view.snapshots)
         self._add_time("ledger", time.perf_counter() - started)
         return view
 
-    def _timed(self, what: str, function, *args, **kwargs):
+    def timed(self, what: str, function, *args, **kwargs):
         started = time.perf_counter()
         try:
             return function(*args, **kwargs)
@@ -552,7 +401,7 @@ class LearnerWorker:
                                  "so it was edited by hand: fix or delete it") from error  # fmt: skip
         return {"round": 0, "phase": "train", "candidate": None}
 
-    def _save_state(self) -> None:
+    def save_state(self) -> None:
         self.state["timing"] = self.timing
         run_step = self.trainer.step if hasattr(self, "trainer") else 0
         self.state["step"] = self.state.get("steps_before", 0) + run_step  # over all its runs

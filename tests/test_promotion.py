@@ -66,17 +66,17 @@ def test_a_weaker_candidate_is_refused_against_the_starting_model(tmp_path):
     worker.state = worker._load_state()
     worker.writer, worker.reader = LedgerWriter(league, role="a"), LedgerReader(league)
     worker.pool = Pool(league, config.league.anchors, device="cpu")
-    worker._refresh()
+    worker.refresh()
     worker._enter_starting_model(str(ROOT / "models" / "sac-hockey" / "policy.pt"))
     start = worker.state["start"]
-    assert worker._best_promoted(worker._refresh()) == start
+    assert worker.gate.best_promoted(worker.refresh()) == start
 
     untrained = make_agent("sac")  # the shipped model's architecture, untrained
     path = tmp_path / "candidate.pt"
     save_policy(path, untrained, step=300)
     record = worker.pool.add_snapshot(path, "a")
     worker.writer.append(record)
-    assert worker._promote(record["member"])
+    assert worker.gate.judge(record["member"])
     worker.writer.close()
 
     view = read_ledger(league)
