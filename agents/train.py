@@ -545,6 +545,7 @@ class Trainer:
         results: dict[str, float] = {"step": self.step}
         if self.evaluator is not None:
             results.update(self.evaluator(FrozenPolicy(self.agent), self.step))
+            results["eval/cpu_hours"] = extra["cpu_seconds"] / 3600  # wins per CPU-hour, read along the run
             self.logger.write({k: v for k, v in results.items() if k != "step"}, self.step)
         self.latest_eval = results
         if self.hooks.on_policy_saved is not None:

@@ -380,7 +380,9 @@ def test_train_and_evaluate_scripts_smoke(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "finished at step 400" in result.stdout and "strong" in result.stdout
-    assert (run_dir / "eval.csv").read_text().startswith("step,weak/win_rate")
+    eval_csv = (run_dir / "eval.csv").read_text().splitlines()
+    assert eval_csv[0].startswith("step,weak/win_rate") and eval_csv[0].endswith(",cpu_hours")
+    assert float(eval_csv[-1].split(",")[-1]) > 0  # the CPU spent when it was evaluated
     table = _run("scripts/evaluate.py", str(run_dir / "policy.pt"), "--opponents", "weak,idle", "--games", "6")
     assert table.returncode == 0, table.stderr
     assert "weak" in table.stdout and "idle" in table.stdout
