@@ -60,6 +60,9 @@ class MatchmakingSettings:
     """p of the hard weighting."""
     window: int = 200
     """Recent training games per opponent that the learner's score is estimated from."""
+    horizon: int = 3000
+    """Only the learner's last this many training games (all opponents) count for those scores
+    (about 7 rounds of 50k steps), so a rarely drawn opponent is judged by how the learner plays now."""
     max_opponents: int = 8
     """Pool members in one round's PFSP mix at most (drawn by PFSP weight)."""
 
@@ -369,8 +372,8 @@ def _validate(config: LeagueConfig, where: str) -> None:
         fail("[matchmaking] anchor_split", " or ".join(repr(x) for x in ANCHOR_SPLITS), mm.anchor_split)
     if mm.exponent <= 0:
         fail("[matchmaking] exponent", "positive", mm.exponent)
-    if mm.window < 1 or mm.max_opponents < 1:
-        fail("[matchmaking] window and max_opponents", "positive", (mm.window, mm.max_opponents))
+    if mm.window < 1 or mm.max_opponents < 1 or mm.horizon < 1:
+        fail("[matchmaking] window, horizon and max_opponents", "positive", (mm.window, mm.horizon, mm.max_opponents))
     if promo.min_games < 2 or promo.anchor_games < 0 or promo.opponents < 0:
         fail("[promotion] min_games (>= 2), anchor_games and opponents (>= 0)", "in range",
              (promo.min_games, promo.anchor_games, promo.opponents))  # fmt: skip

@@ -165,7 +165,10 @@ class Gate:
                               promo.anchor_games)  # fmt: skip
 
     def best_promoted(self, view) -> str | None:
-        """The learner's latest playable promoted member (its starting model before any promotion)."""
+        """The learner's playable promoted member with the highest rating (mu - 3 sigma; the latest
+        among equals; its starting model before any promotion). Not simply the latest: a line in
+        which each candidate need only match the one before can drift down by a noisy step each
+        time, as the champion league's did against shabin_sac from 1.5M steps on."""
         w = self.worker
         mine = [
             (view.snapshots[m]["step"], m)
@@ -173,7 +176,11 @@ class Gate:
             if r["promote"] and r["learner"] == w.name and m in view.snapshots
         ]
         playable = [item for item in mine if w.pool.problem(item[1]) is None]
-        return max(playable)[1] if playable else None
+        if not playable:
+            return None
+        table = w.timed("ratings", rate_league, view, keep_history=False)
+        rating = lambda m: table.conservative(m) if m in table.ratings else float("-inf")  # noqa: E731
+        return max(playable, key=lambda item: (rating(item[1]), item[0]))[1]
 
     def _write_model_card(self, candidate: str, results: dict[str, WDL], decision) -> None:
         """members/<candidate>.md: algorithm, config, lineage, steps, rating and record at promotion."""

@@ -47,13 +47,20 @@ def pfsp_weights(scores: Sequence[float], weighting: str = "hard", exponent: flo
     return weights / total
 
 
-def recent_scores(games: Sequence[dict], learner: str, window: int) -> dict[str, tuple[float, int]]:
+def recent_scores(games: Sequence[dict], learner: str, window: int,
+                  horizon: int | None = None) -> dict[str, tuple[float, int]]:  # fmt: skip
     """The learner's score (wins + draws/2 per game) against each opponent over its last ``window``
-    training games with that opponent, shrunk towards 0.5 by one pseudo-game: member -> (score, games)."""
+    training games with that opponent, shrunk towards 0.5 by one pseudo-game: member -> (score, games).
+
+    ``horizon``: only the learner's last ``horizon`` training games (all opponents) count, so an
+    opponent drawn rarely is judged by how the learner plays now, not by games from long ago (a
+    window of games per opponent alone can reach back a million steps for such one)."""
+    mine = [game for game in games if game["kind"] == "train" and game["a"] == learner]
+    if horizon is not None:
+        mine = mine[-horizon:]
     outcomes: dict[str, list[int]] = {}
-    for game in games:
-        if game["kind"] == "train" and game["a"] == learner:
-            outcomes.setdefault(game["b"], []).append(game["outcome"])
+    for game in mine:
+        outcomes.setdefault(game["b"], []).append(game["outcome"])
     out = {}
     for member, values in outcomes.items():
         recent = values[-window:]

@@ -70,7 +70,8 @@ def decide(
         incumbent: the learner's best promoted member and its games (None: the learner has none).
         head_to_head: the score against the incumbent needed, at least.
         tolerance: how far the candidate's score may fall below the incumbent's against the same
-            opponents beyond the two-sample margin.
+            opponents (each anchor, each of the pool's top members, the pool's top together) beyond
+            the two-sample margin.
     """
     reasons = []
     vs_pool = sum(results.values(), WDL(0, 0, 0))
@@ -96,10 +97,15 @@ def _weaker_than(incumbent: Incumbent, results: dict[str, WDL], anchors: list[st
     elif duel.score < head_to_head:
         reasons.append(f"head to head against {name}: score {duel.score:.3f} over {duel.games} games, "
                        f"{head_to_head} needed")  # fmt: skip
+    # Each anchor, each of the pool's top members alone (a collapse against one strong member is
+    # not averaged away by the others) and the pool's top together; Bonferroni keeps the chance of
+    # refusing a candidate that is truly as strong at 1 - confidence over all these comparisons.
     groups = {anchor: [anchor] for anchor in anchors if anchor in results}
     top = [m for m in results if m not in anchors and m in incumbent.results]
-    if top:
+    groups.update({member: [member] for member in top})
+    if len(top) > 1:
         groups["the pool's top"] = top
+    z = _z(1 - (1 - confidence) / max(1, len(groups)))
     for label, members in groups.items():
         mine = sum((results[m] for m in members), WDL(0, 0, 0))
         theirs = sum((incumbent.results.get(m, WDL(0, 0, 0)) for m in members), WDL(0, 0, 0))
@@ -107,7 +113,7 @@ def _weaker_than(incumbent: Incumbent, results: dict[str, WDL], anchors: list[st
             reasons.append(f"no games against {label} to compare with {name}")
             continue
         gap = theirs.score - mine.score
-        margin = _z(confidence) * math.sqrt(_variance(mine) / mine.games + _variance(theirs) / theirs.games)
+        margin = z * math.sqrt(_variance(mine) / mine.games + _variance(theirs) / theirs.games)
         if gap > margin + tolerance:
             reasons.append(f"weaker than {name} against {label}: score {mine.score:.3f} against its "
                            f"{theirs.score:.3f} ({mine.games} and {theirs.games} games; a gap over "

@@ -253,7 +253,7 @@ class LearnerWorker:
         latest = max(own, key=lambda r: r["step"])["member"] if own else None
         if latest is not None and self.pool.problem(latest) is not None:
             latest = None
-        scores = recent_scores(view.games, self.name, mm.window)
+        scores = recent_scores(view.games, self.name, mm.window, mm.horizon)
         shares = (mm.pfsp, mm.latest_self, mm.anchors)
         targets = self.gate.exploit_targets(view) if self.settings.role == "main-exploiter" else []
         if targets:  # a main exploiter trains against the main learners' latest snapshots only

@@ -49,6 +49,14 @@ def test_recent_scores_use_the_window_and_count_draws_as_half():
     assert n == 4 and score == pytest.approx((3 + 0.5) / 5)
 
 
+def test_recent_scores_judge_a_rarely_drawn_opponent_by_the_learner_now():
+    old = [{"kind": "train", "a": "me", "b": "rare", "outcome": 1}] * 150  # it used to beat it
+    now = [{"kind": "train", "a": "me", "b": b, "outcome": o} for b, o in [("common", 0)] * 90 + [("rare", -1)] * 10]
+    assert recent_scores(old + now, "me", window=200)["rare"][0] > 0.8  # stale: a million steps back
+    score, n = recent_scores(old + now, "me", window=200, horizon=100)["rare"]
+    assert n == 10 and score == pytest.approx(0.5 / 11)  # it loses to it now
+
+
 def test_training_mix_splits_shares_and_redistributes_missing_parts():
     mix = training_mix(["p1", "p2"], ["weak", "strong"], "self", {"p1": (0.9, 10)}, (0.5, 0.2, 0.3))
     assert sum(mix.values()) == pytest.approx(1)

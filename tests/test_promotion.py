@@ -11,7 +11,7 @@ from tiny_league import tiny_league_toml
 from agents.registry import make_agent, save_policy
 from evaluation.stats import WDL
 from league.config import open_league
-from league.ledger import LedgerReader, LedgerWriter, read_ledger
+from league.ledger import LedgerReader, LedgerWriter, read_ledger, ungated_promotion_record
 from league.pool import Pool
 from league.promotion import Incumbent, decide
 from league.worker import LearnerWorker
@@ -45,9 +45,29 @@ def test_a_candidate_that_loses_to_the_best_or_falls_behind_it_is_refused():
     assert not worse_at_strong.promote
     assert [r.split(":")[0] for r in worse_at_strong.reasons] == ["weaker than sac-400-bbbb against basic-strong"]
     worse_at_top = _decide(_results(WDL(19, 1, 0), WDL(15, 3, 2), WDL(1, 2, 17)), WDL(12, 4, 4), incumbent)
-    assert [r.split(":")[0] for r in worse_at_top.reasons] == ["weaker than sac-400-bbbb against the pool's top"]
+    assert [r.split(":")[0] for r in worse_at_top.reasons] == ["weaker than sac-400-bbbb against sac-800-aaaa"]
     # without an incumbent only the pool bound counts, as before
     assert decide(strong_enough, ANCHORS, min_games=20, threshold=0.3).promote
+
+
+def test_a_collapse_against_one_strong_member_is_not_averaged_away_by_the_others():
+    """The champion league's line lost shabin_sac (0.8 -> 0.14) while its score against the pool's
+    top together held: each top member is now compared on its own."""
+    top = ["shabin-1", "sac-a", "sac-b", "sac-c", "sac-d"]
+    incumbent = {"basic-weak": WDL(36, 2, 2), "basic-strong": WDL(30, 6, 4),
+                 "shabin-1": WDL(11, 1, 2), **{m: WDL(6, 2, 6) for m in top[1:]}}  # fmt: skip
+    collapsed = {**incumbent, "shabin-1": WDL(2, 0, 12), **{m: WDL(10, 2, 2) for m in top[1:]}}
+
+    def together(results):
+        return sum((results[m] for m in top), WDL(0, 0, 0)).score
+
+    assert together(collapsed) > together(incumbent)  # against the pool's top together it even looks better
+    decision = decide(collapsed, ANCHORS, min_games=20, threshold=0.3,
+                      incumbent=Incumbent("sac-best", WDL(10, 0, 10), incumbent))  # fmt: skip
+    assert [r.split(":")[0] for r in decision.reasons] == ["weaker than sac-best against shabin-1"]
+    level = {**incumbent, "shabin-1": WDL(9, 1, 4)}  # a little behind, within the noise of 14 games
+    assert decide(level, ANCHORS, min_games=20, threshold=0.3,
+                  incumbent=Incumbent("sac-best", WDL(10, 0, 10), incumbent)).promote  # fmt: skip
 
 
 def test_a_weaker_candidate_is_refused_against_the_starting_model(tmp_path):
@@ -134,3 +154,27 @@ def test_bad_externals_in_a_league_config_are_refused_in_one_line(tmp_path):
     for extra, message in cases.items():
         with pytest.raises(ValueError, match=message):
             parse_config(base + extra)
+
+
+def test_the_incumbent_is_the_learners_best_rated_member_not_its_latest(tmp_path):
+    league = tmp_path / "league"
+    (tmp_path / "league.toml").write_text(tiny_league_toml("a"))
+    config = open_league(league, tmp_path / "league.toml", create=True)
+    worker = LearnerWorker(league, config, "a", log=lambda line: None)
+    worker.state = worker._load_state()
+    worker.reader, worker.pool = LedgerReader(league), Pool(league, config.league.anchors, device="cpu")
+    members = []
+    with LedgerWriter(league, role="test") as writer:
+        for step, seed in ((100, 1), (200, 2)):
+            path = tmp_path / f"p{step}.pt"
+            save_policy(path, make_agent("sac", overrides={"hidden": [8, 8], "device": "cpu"}, seed=seed), step=step)
+            record = worker.pool.add_snapshot(path, "a")
+            writer.append(record)
+            writer.append(ungated_promotion_record(record["member"], "a", "a test"))
+            members.append(record["member"])
+        for number in range(30):  # the earlier member beats the strong bot, the later one loses to it
+            for member, outcome in zip(members, (1, -1)):
+                writer.append({"type": "game", "id": f"e:{member}:{number}", "match": f"e:{member}",
+                               "kind": "evaluation", "a": member, "b": "basic-strong", "outcome": outcome,
+                               "time": float(number)})  # fmt: skip
+    assert worker.gate.best_promoted(worker.refresh()) == members[0]
