@@ -51,8 +51,11 @@ class MatchmakingSettings:
     """Share against the learner's own latest snapshot."""
     anchors: float = 0.3
     """Share against the anchors."""
+    externals: float = 0.0
+    """Share against the league's external policies, split like the anchors' (0: they are PFSP
+    pool members like any other; above 0 they leave the PFSP pool and always get this share)."""
     anchor_split: str = "even"
-    """How the anchors' share is split: even, or shortfall (in proportion to 1 - the learner's
+    """How the anchors' (and externals') share is split: even, or shortfall (in proportion to 1 - the learner's
     recent score against each, at least 0.05: the anchor it beats least gets the most games)."""
     weighting: str = "hard"
     """PFSP weighting over the learner's score x against a member: hard (1-x)^p or variance x(1-x)."""
@@ -363,9 +366,9 @@ def _validate(config: LeagueConfig, where: str) -> None:
         fail("[league] minutes", ">= 0 (0: until stopped)", league.minutes)
     if league.report_every <= 0:
         fail("[league] report_every", "a positive number of seconds", league.report_every)
-    shares = (mm.pfsp, mm.latest_self, mm.anchors)
+    shares = (mm.pfsp, mm.latest_self, mm.anchors, mm.externals)
     if min(shares) < 0 or sum(shares) <= 0:
-        fail("[matchmaking] pfsp, latest_self and anchors", "shares >= 0 with a positive sum", shares)
+        fail("[matchmaking] pfsp, latest_self, anchors and externals", "shares >= 0 with a positive sum", shares)
     if mm.weighting not in ("hard", "variance"):
         fail("[matchmaking] weighting", "'hard' or 'variance'", mm.weighting)
     if mm.anchor_split not in ANCHOR_SPLITS:

@@ -1,4 +1,4 @@
-"""Who plays whom: opponents for training (PFSP, latest self, anchors) and pairings for evaluation.
+"""Who plays whom: opponents for training (PFSP, latest self, anchors, externals) and pairings for evaluation.
 
 Training (Vinyals et al. 2019, prioritized fictitious self-play): a pool member B is drawn with
 probability proportional to f(x), x the learner's recent score against B, with
@@ -80,6 +80,8 @@ def training_mix(
     max_opponents: int = 8,
     rng: np.random.Generator | None = None,
     anchor_split: str = "even",
+    externals: Sequence[str] = (),
+    external_share: float = 0.0,
 ) -> dict[str, float]:
     """Opponent -> sampling weight for a learner's next round of training games.
 
@@ -93,6 +95,9 @@ def training_mix(
         shares: (pfsp, latest_self, anchors) shares of the games; a share with no member to
             go to is given to the others in proportion.
         max_opponents: PFSP members in the mix at most (drawn by their PFSP weight).
+        externals: external policies with a share of their own (``external_share``, split like the
+            anchors'), so a strong outside agent is not one PFSP draw among dozens of snapshots;
+            leave them out of ``pool`` then.
     """
     pfsp_share, self_share, anchor_share = shares
     if not pool:
@@ -101,7 +106,9 @@ def training_mix(
         self_share = 0.0
     if not anchors:
         anchor_share = 0.0
-    total = pfsp_share + self_share + anchor_share
+    if not externals:
+        external_share = 0.0
+    total = pfsp_share + self_share + anchor_share + external_share
     if total <= 0:
         raise ValueError("no opponent available: the league needs anchors, a pool or a snapshot of the learner")
     mix: dict[str, float] = {}
@@ -118,16 +125,22 @@ def training_mix(
             mix[member] = mix.get(member, 0.0) + pfsp_share / total * float(p)
     if self_share > 0:
         mix[latest_self] = mix.get(latest_self, 0.0) + self_share / total
-    if anchor_share > 0:
-        if anchor_split == "even":
-            split = np.full(len(anchors), 1.0)
-        elif anchor_split == "shortfall":
-            split = np.array([max(1.0 - scores.get(a, (0.5, 0))[0], SHORTFALL_FLOOR) for a in anchors])
-        else:
-            raise ValueError(f"unknown anchor split {anchor_split!r}; expected one of {', '.join(ANCHOR_SPLITS)}")
-        for anchor, part in zip(anchors, split / split.sum()):
-            mix[anchor] = mix.get(anchor, 0.0) + anchor_share / total * float(part)
+    for group, share in ((anchors, anchor_share), (externals, external_share)):
+        if share > 0:
+            for member, part in zip(group, _split(group, scores, anchor_split)):
+                mix[member] = mix.get(member, 0.0) + share / total * part
     return {member: weight for member, weight in mix.items() if weight > 0}
+
+
+def _split(members: Sequence[str], scores: dict[str, tuple[float, int]], how: str) -> list[float]:
+    """Fractions of a group's share: even, or in proportion to the learner's shortfall 1 - x."""
+    if how == "even":
+        parts = np.full(len(members), 1.0)
+    elif how == "shortfall":
+        parts = np.array([max(1.0 - scores.get(m, (0.5, 0))[0], SHORTFALL_FLOOR) for m in members])
+    else:
+        raise ValueError(f"unknown anchor split {how!r}; expected one of {', '.join(ANCHOR_SPLITS)}")
+    return [float(p) for p in parts / parts.sum()]
 
 
 def evaluation_pairings(table: RatingTable, members: Sequence[str], count: int) -> list[tuple[str, str]]:

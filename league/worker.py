@@ -264,8 +264,11 @@ class LearnerWorker:
             return
         if self.settings.role == "league-exploiter":
             shares = (1.0, 0.0, 0.0)  # PFSP over the whole pool (anchors only while the pool is empty)
+        externals = []  # with a share of their own, externals leave the PFSP pool
+        if mm.externals > 0 and self.settings.role != "league-exploiter":
+            externals = [m for m in promoted if view.snapshots[m].get("origin") == "external"]
         mix = training_mix(
-            pool=[m for m in promoted if m != latest],
+            pool=[m for m in promoted if m != latest and m not in externals],
             anchors=self.pool.anchors,
             latest_self=latest,
             scores=scores,
@@ -275,6 +278,8 @@ class LearnerWorker:
             max_opponents=mm.max_opponents,
             rng=self.mix_rng,
             anchor_split=mm.anchor_split,
+            externals=externals,
+            external_share=mm.externals,
         )
         self.trainer.collector.set_opponents(mix, self.pool.policy)
         self.state.update(mix=mix, mix_step=self.trainer.step, mix_rng=self.mix_rng.bit_generator.state)

@@ -82,6 +82,17 @@ def test_shortfall_split_gives_the_anchor_the_learner_beats_least_the_most_games
         training_mix([], ["basic-weak"], None, scores, (0.0, 0.0, 1.0), anchor_split="uneven")
 
 
+def test_externals_get_their_own_share_split_like_the_anchors():
+    scores = {"shabin": (0.2, 200), "other": (0.9, 200)}
+    mix = training_mix(["p1"], ["weak"], None, scores, (0.5, 0.0, 0.3), anchor_split="shortfall",
+                       externals=["shabin", "other"], external_share=0.2)  # fmt: skip
+    assert sum(mix.values()) == pytest.approx(1)
+    assert mix["p1"] == pytest.approx(0.5) and mix["weak"] == pytest.approx(0.3)
+    assert mix["shabin"] == pytest.approx(0.2 * 0.8 / 0.9) and mix["other"] == pytest.approx(0.2 * 0.1 / 0.9)
+    none = training_mix(["p1"], ["weak"], None, scores, (0.5, 0.0, 0.3), external_share=0.2)
+    assert set(none) == {"p1", "weak"} and none["p1"] == pytest.approx(0.5 / 0.8)  # no externals: no share
+
+
 def test_evaluation_pairings_prefer_uncertain_members_and_skip_anchor_pairs():
     games = [("old", "basic-weak", 1), ("old", "basic-strong", 0)] * 40
     table = rate_games(games)

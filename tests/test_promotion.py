@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from tiny_league import tiny_league_toml
 
 from agents.registry import make_agent, save_policy
@@ -116,16 +117,21 @@ def test_an_external_policy_is_a_rated_member_and_a_training_opponent_and_a_chan
     toml = tiny_league_toml("a").replace("round_steps = 300", "round_steps = 400")
     toml = toml.replace("seed = 0\n", "seed = 0\nsteps = 800\n")  # two rounds of shooting drills: short games
     toml = toml.replace("log_every = 100", 'log_every = 100, mode = "train_shooting"')
-    toml = toml.replace("[league]", "[matchmaking]\npfsp = 0.8\nlatest_self = 0.0\nanchors = 0.2\n[league]")
+    toml = toml.replace(
+        "[league]", "[matchmaking]\npfsp = 0.8\nlatest_self = 0.0\nanchors = 0.2\nexternals = 0.3\n[league]"
+    )
     toml += f'\n[[externals]]\nname = "forward"\nplayer = "py:{source}:load"\n'  # the key's earlier name reads too
     config_file = tmp_path / "league.toml"
     config_file.write_text(toml)
     config = open_league(league, config_file, create=True)
     assert [e.name for e in config.externals] == ["forward"]
-    LearnerWorker(league, config, "a", log=lambda line: None).run()
+    worker = LearnerWorker(league, config, "a", log=lambda line: None)
+    worker.run()
 
     view = read_ledger(league)
     member = next(m for m, r in view.snapshots.items() if r.get("origin") == "external")
+    mix = worker.state["mix"]  # its own share, outside PFSP: 0.3 against the anchors' 0.2
+    assert mix[member] == pytest.approx(1.5 * sum(mix[a] for a in ("basic-weak", "basic-strong")))
     assert member.startswith("forward-") and view.snapshots[member]["config"]["files"] == ["player.py", "speed.txt"]
     assert view.promotions[member]["promote"]
     rated = {name for game in view.rated_games() for name in (game["a"], game["b"])}
