@@ -66,6 +66,7 @@ class TDMPC2Agent(Learner):
                     f"{self.device}; use compile_mode='default' there"
                 )
         self._plan_fn = torch.compile(plan, mode=config.compile_mode) if config.compile else plan
+        self._graphed_plan = config.compile and config.compile_mode == "reduce-overhead"
         self._model_losses_fn = self._model_losses
         if config.compile_update:
             self._model_losses_fn = torch.compile(self._model_losses, mode=config.compile_mode)
@@ -110,9 +111,10 @@ class TDMPC2Agent(Learner):
                     return self.model.sample_policy(z, noise)[0].cpu().numpy()
                 self._ensure_batch(x.shape[0])
                 noise = draw_noise(self._streams, self.config, self.spec.action_dim, self.model.num_q, self.device)
-                action, self._plans = self._plan_fn(
-                    self.model, z, noise, self._plans, self._fresh, self.config, explore
-                )
+                action, plans = self._plan_fn(self.model, z, noise, self._plans, self._fresh, self.config, explore)
+                # With CUDA graphs the outputs live in the graph's memory, which the next replay
+                # overwrites; the plan is read again by that replay, so it is copied out first.
+                self._plans = plans.clone() if self._graphed_plan else plans
                 self._fresh = torch.zeros_like(self._fresh)
                 return action.cpu().numpy()
             finally:
