@@ -141,13 +141,13 @@ def play_games(
         raise ValueError(f"n_games must be a positive integer, got {n_games!r}")
     if not isinstance(n_envs, int) or n_envs < 1:
         raise ValueError(f"n_envs must be a positive integer, got {n_envs!r}")
+    if not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive integer, got {rounds!r}")
     mode = Mode.parse(mode)
     policies = (
         as_policy(policy_a, seed=_policy_seed(seed, 0), what="policy_a"),
         as_policy(policy_b, seed=_policy_seed(seed, 1), what="policy_b"),
     )
-    if not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"rounds must be a positive integer, got {rounds!r}")
     n_slots = min(n_envs, n_games)
     games = Lockstep([HockeyEngine(mode=mode, keep_mode=keep_mode) for _ in range(n_slots)])
     engines, action_dim = games.engines, games.engines[0].action_dim

@@ -147,24 +147,27 @@ class Gate:
                 w.log(f"[{w.name}] excluded from the gate: {w.pool.problem(incumbent)}")
                 incumbent = None
             return {member: stored["games"][member] for member in playable}, incumbent
-        incumbent = self.best_promoted(view)
-        games = self._standard(view, exclude=(candidate, incumbent))
+        table = w.timed("ratings", rate_league, view, keep_history=False)  # once for both choices
+        incumbent = self.best_promoted(view, table)
+        games = self._standard(view, exclude=(candidate, incumbent), table=table)
         w.state["gate"] = {"candidate": candidate, "games": games, "incumbent": incumbent}
         w.save_state()
         return games, incumbent
 
-    def _standard(self, view, exclude: tuple) -> dict[str, int]:
+    def _standard(self, view, exclude: tuple, table=None) -> dict[str, int]:
         """The anchors and the pool's top-rated promoted members (none of ``exclude``), with the
-        games against each (``league.promotion.promotion_gate``)."""
+        games against each (``league.promotion.promotion_gate``); ``table``: the ratings when
+        already computed from ``view``."""
         w = self.worker
         promo = w.config.promotion
-        table = w.timed("ratings", rate_league, view, keep_history=False)
+        if table is None:
+            table = w.timed("ratings", rate_league, view, keep_history=False)
         promoted, _ = w.pool.playable(m for m, r in view.promotions.items() if r["promote"] and m not in exclude)
         rating = lambda m: table.conservative(m) if m in table.ratings else None  # noqa: E731
         return promotion_gate(w.pool.anchors, promoted, rating, promo.opponents, promo.min_games,
                               promo.anchor_games)  # fmt: skip
 
-    def best_promoted(self, view) -> str | None:
+    def best_promoted(self, view, table=None) -> str | None:
         """The learner's playable promoted member with the highest rating (mu - 3 sigma; the latest
         among equals; its starting model before any promotion). Not simply the latest: a line in
         which each candidate need only match the one before can drift down by a noisy step each
@@ -178,7 +181,8 @@ class Gate:
         playable = [item for item in mine if w.pool.problem(item[1]) is None]
         if not playable:
             return None
-        table = w.timed("ratings", rate_league, view, keep_history=False)
+        if table is None:
+            table = w.timed("ratings", rate_league, view, keep_history=False)
         rating = lambda m: table.conservative(m) if m in table.ratings else float("-inf")  # noqa: E731
         return max(playable, key=lambda item: (rating(item[1]), item[0]))[1]
 
