@@ -2,7 +2,7 @@
 
 A policy only needs a batched ``act(obs (B, obs_dim)) -> (B, action_dim)``. A learning agent is
 built from an ``AgentSpec`` (the spaces, never an environment) and a frozen config dataclass,
-and adds ``act(obs, explore=...)``, ``update(batch) -> dict[str, float]``, the weights
+and adds ``act(obs, explore=...)``, ``update(batch) -> {name: float}``, the weights
 (``state_dict``/``load_state_dict``) and what resuming its training needs
 (``training_state``/``load_training_state``: optimizers, counters). Anchors: TD-MPC2's
 ``act()/update() -> info``, Acme's ``EnvironmentSpec``, SB3's ``PolicyPredictor``.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -86,8 +87,9 @@ class Agent(Protocol):
     def act(self, obs: np.ndarray, explore: bool = False) -> np.ndarray:
         """Actions (B, action_dim) for a batch of observations (B, obs_dim); explore=True samples."""
 
-    def update(self, batch) -> dict[str, float]:
-        """One learning step on a batch from the replay buffer; returns metrics by name."""
+    def update(self, batch) -> Mapping[str, float]:
+        """One learning step on a batch from the replay buffer; returns metrics by name (a dict, or,
+        where the update runs without waiting for the device, a mapping read from it on first use)."""
 
     def state_dict(self) -> dict:
         """The weights a frozen policy needs (name -> tensor)."""
@@ -208,13 +210,23 @@ class Learner:
         Raises:
             FloatingPointError: naming the agent, the update and the losses that are not finite.
         """
-        numbers = {name: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for name, v in values.items()}
-        bad = {name: value for name, value in numbers.items() if not math.isfinite(value)}
-        if bad:
-            raise FloatingPointError(
-                f"{self.name} update {self.updates + 1}: {', '.join(bad)} not finite ({bad}); the step was not "
-                "applied. Lower the learning rates or check the rewards and observations."
-            )
+        error = non_finite_error(self.name, self.updates + 1, values)
+        if error is not None:
+            raise error
+
+
+def non_finite_error(agent: str, update: int, values: Mapping[str, Any]) -> FloatingPointError | None:
+    """The error that refuses update number ``update`` of ``agent`` when any of ``values`` (floats or
+    one-element tensors) is not finite, else None. An update whose step was refused on the device
+    (``agents.common.graphs``) raises it when its metrics are read."""
+    numbers = {name: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for name, v in values.items()}
+    bad = {name: value for name, value in numbers.items() if not math.isfinite(value)}
+    if not bad:
+        return None
+    return FloatingPointError(
+        f"{agent} update {update}: {', '.join(bad)} not finite ({bad}); the step was not applied. Lower the "
+        "learning rates or check the rewards and observations."
+    )
 
 
 class FrozenPolicy:

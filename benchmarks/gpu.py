@@ -32,14 +32,19 @@ counts the games that differ. Then policy checkpoints saved from a CUDA agent lo
 one-minute league with SAC, TD-MPC2 and MuZero learners on CUDA: the ledger must hold games and
 no skipped records, and leaderboard.md must exist.
 
-Speed (side by side, in one process). SAC updates/s (batch 256, 256x256) eager, with
-``torch.compile`` and with CUDA graphs (the config switches ``compile`` and
-``compile_mode="reduce-overhead"``); TD-MPC2 ``5M`` updates/s and milliseconds per planned ``act``
+Speed (side by side, in one process). SAC updates/s (batch 256, 256x256) eager, with its losses
+as CUDA graphs (the config switches ``compile`` and ``compile_mode="reduce-overhead"``), with the
+whole update as one CUDA graph (``graph_update``, also with ``compile``; CUDA only) and with
+``torch.compile``; TD-MPC2 ``5M`` updates/s and milliseconds per planned ``act``
 for 1, 16, 64 and 256 games at the official population (512 samples, 64 elites, 24 from the
-policy, 6 iterations) with horizon 3 and with horizon 9, and the ratio 64 games / 1 game; the same
-at horizon 3 with the update and the planner compiled with CUDA graphs (``compile_update``,
-``compile``, ``compile_mode="reduce-overhead"``; CUDA only); MuZero's 50-simulation search per ``act`` for 1,
-64 and 256 games and the ratio 256 / 1; and the training loop's (``agents.train.Trainer``)
+policy, 6 iterations) with horizon 3 and with horizon 9, and the ratio 64 games / 1 game; TD-MPC2
+with its whole update as one CUDA graph (``graph_update``; CUDA only): its metrics against the eager
+update's on the same device, that a NaN observation leaves every weight as it was and raises when
+the metrics are read, its updates/s without and with ``compile_update``, and the training loop's
+steps/s with both; TD-MPC2's updates/s and ms per plan at horizon 3 with the update's losses and
+the planner compiled with CUDA graphs (``compile_update``, ``compile``,
+``compile_mode="reduce-overhead"``; CUDA only); MuZero's 50-simulation search per ``act`` for 1, 64
+and 256 games and the ratio 256 / 1; and the training loop's (``agents.train.Trainer``)
 environment steps per second for each agent. CUDA work is synchronised around every timing, and
 every timing follows warm-up calls. ``--quick`` keeps every field with tiny sizes and one or two
 repetitions.
@@ -351,6 +356,11 @@ class Context:
 
 
 # ---------------------------------------------------------------------------- shared helpers
+def no_gpu_reason() -> str:
+    """What a figure that needs CUDA reads when the run is on the CPU (what ``run_part`` writes)."""
+    return NO_GPU if not torch.cuda.is_available() else "not run: --device cpu"
+
+
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -679,20 +689,20 @@ def check_league(ctx: Context) -> None:
 
 
 # ---------------------------------------------------------------------------- speed parts
-SAC_FIELDS = (
-    "eager_updates_per_s",
-    "compile_updates_per_s",
-    "compile_warmup_s",
-    "cudagraphs_updates_per_s",
-    "cudagraphs_warmup_s",
-)
-
-
 SAC_MODES = {
     "eager": {},
-    "compile": {"compile": True},
     "cudagraphs": {"compile": True, "compile_mode": "reduce-overhead"},
+    "graph": {"graph_update": True},
+    "graph_compile": {"graph_update": True, "compile": True},
+    "compile": {"compile": True},
 }
+"""Measured in this order: the whole update as one CUDA graph (``graph_update``, with and without
+compiled losses) before the plain compiled mode, which matters least."""
+SAC_GPU_ONLY = ("cudagraphs", "graph", "graph_compile")
+SAC_FIELDS = (
+    "eager_updates_per_s",
+    *(f"{mode}_{what}" for mode in SAC_MODES if mode != "eager" for what in ("updates_per_s", "warmup_s")),
+)
 
 
 def sac_agent(device: torch.device, mode: str):
@@ -701,23 +711,27 @@ def sac_agent(device: torch.device, mode: str):
 
 
 def speed_sac(ctx: Context) -> None:
-    """SAC updates per second, eager, compiled and with CUDA graphs, on the same batches."""
+    """SAC updates per second on the same batches: eager, the losses as CUDA graphs, the whole update
+    as one CUDA graph (without and with compiled losses) and compiled."""
     sizes, device = ctx.sizes, ctx.device
     ctx.settings(
-        f"SAC defaults (hidden 256x256), batch {SAC_BATCH}, on {device}; {sizes.sac_warmup} warm-up updates "
-        f"(compilation included in warmup_s), then up to {sizes.sac_updates} updates or "
-        f"{sizes.timing_seconds:g} s"
+        f"SAC defaults (hidden 256x256), batch {SAC_BATCH}, on {device}; modes {SAC_MODES}; "
+        f"{sizes.sac_warmup} warm-up updates (compilation and graph recording included in warmup_s), then up "
+        f"to {sizes.sac_updates} updates or {sizes.timing_seconds:g} s; the graph modes' metrics are not read "
+        "while timed (a trainer reads them once per batch of updates)"
     )
     probe = make_agent("sac", overrides={"device": "cpu"}, seed=0)
     rng = np.random.default_rng(5)
     buffer = filled_buffer(probe, device, rows=256, n_envs=16, rng=rng)
     batches = [buffer.sample(SAC_BATCH, rng) for _ in range(16)]
-    for mode in ("eager", "compile", "cudagraphs"):
+    for mode in SAC_MODES:
         if mode == "cudagraphs" and device.type != "cuda":
             reason = "not available: CUDA graphs need a CUDA device"
+        elif mode in SAC_GPU_ONLY and device.type != "cuda":
+            reason = no_gpu_reason()
         elif mode == "compile" and sizes.quick and device.type == "cpu":
             reason = "skipped: --quick on cpu (compiling takes a minute or more)"
-        elif mode != "eager" and ctx.left() < COMPILE_MIN_S:
+        elif "compile" in SAC_MODES[mode] and ctx.left() < COMPILE_MIN_S:
             reason = OUT_OF_TIME
         else:
             reason = None
@@ -731,7 +745,7 @@ def speed_sac(ctx: Context) -> None:
             update = update_call(agent, batches)
             started = time.perf_counter()
             for _ in range(sizes.sac_warmup):
-                update()
+                dict(update())  # read: a graph_update mode's first reads also check its recording
             synchronize(device)
             if mode != "eager":
                 ctx.record(f"{mode}_warmup_s", time.perf_counter() - started)
@@ -785,6 +799,111 @@ def speed_tdmpc2(ctx: Context) -> None:
             ctx.record(f"plan_ratio_g64_over_g1_h{horizon}", plan_ms[64] / plan_ms[1])
         agent = buffer = update = None
         gc.collect()
+
+
+TDMPC2_GRAPH_FIELDS = (
+    "graph_max_abs_diff",
+    "graph_ok",
+    "graph_refuses_non_finite_ok",
+    "graph_warmup_s",
+    "graph_updates_per_s_h3",
+    "graph_compiled_warmup_s",
+    "graph_compiled_updates_per_s_h3",
+    "train_steps_per_s",
+    "train_updates_per_s",
+)
+TDMPC2_GRAPH = {"graph_update": True}
+TDMPC2_GRAPH_COMPILED = {"graph_update": True, "compile_update": True}
+TDMPC2_GRAPH_UPDATES = 6  # 3 eager, the recording, 2 replays: every stage of an UpdateGraph
+
+
+def graph_matches_eager(ctx: Context, overrides: dict, batches: list[Batch]) -> None:
+    """TD-MPC2 with ``graph_update`` against the eager update on the same device, seed and batches:
+    the metrics of every update within the tolerance (TF32 off)."""
+    device, largest, bad = ctx.device, 0.0, []
+    with exact_float32():
+        eager = make_agent("tdmpc2", overrides={**overrides, "device": str(device)}, seed=0)
+        graphed = make_agent("tdmpc2", overrides={**overrides, **TDMPC2_GRAPH, "device": str(device)}, seed=0)
+        for index, batch in enumerate(batches):
+            expected, got = eager.update(batch), dict(graphed.update(batch))
+            names = sorted(expected)
+            error, outside = compare([got[k] for k in names], [expected[k] for k in names])
+            largest = max(largest, error)
+            bad += [f"update {index + 1} {names[i]}: graph {got[names[i]]!r}, eager {expected[names[i]]!r}"
+                    for i in np.flatnonzero(outside)]  # fmt: skip
+        recorded = graphed._update_graph.recorded or device.type != "cuda"  # the CPU calls it eagerly
+    ctx.record("graph_max_abs_diff", largest)
+    for line in bad[:5]:
+        ctx.note(line)
+    if not recorded:
+        ctx.note("the graph was not recorded")
+    ctx.record("graph_ok", not bad and recorded)
+
+
+def graph_refuses_non_finite(ctx: Context, overrides: dict, batches: list[Batch]) -> None:
+    """A recorded update on a batch with a NaN observation changes no weight, and reading its
+    metrics raises FloatingPointError; the next update is applied again."""
+    agent = make_agent("tdmpc2", overrides={**overrides, **TDMPC2_GRAPH, "device": str(ctx.device)}, seed=0)
+    for batch in batches[:4]:  # past the recording: the poisoned update is a replay
+        dict(agent.update(batch))
+    poisoned = dataclasses.replace(batches[4], obs=batches[4].obs.clone())
+    poisoned.obs[0, 0] = float("nan")
+    before = {k: v.clone() for k, v in agent.state_dict().items()}
+    metrics = agent.update(poisoned)
+    unchanged = all(torch.equal(v, before[k]) for k, v in agent.state_dict().items())
+    try:
+        dict(metrics)
+        raised = False
+    except FloatingPointError as error:
+        raised = True
+        ctx.note(f"refused: {one_line(error)}")
+    dict(agent.update(batches[5]))
+    moved = any(not torch.equal(v, before[k]) for k, v in agent.state_dict().items())
+    if not (unchanged and raised and moved):
+        ctx.note(
+            f"weights unchanged by the poisoned update: {unchanged}; raised on read: {raised}; next moved: {moved}"
+        )
+    ctx.record("graph_refuses_non_finite_ok", unchanged and raised and moved)
+
+
+def speed_tdmpc2_graph(ctx: Context) -> None:
+    """TD-MPC2 with its whole update as one CUDA graph (``graph_update``): first that it computes
+    what the eager update does and refuses a non-finite loss, then its updates per second without
+    and with compiled losses (``compile_update``), then the training loop's environment steps per
+    second with both switches (the planner eager, as in ``speed_training``)."""
+    sizes, device = ctx.sizes, ctx.device
+    overrides = {**sizes.tdmpc2, "horizon": 3}
+    ctx.settings(
+        f"TD-MPC2 {sizes.tdmpc2}, horizon 3, batch {sizes.tdmpc2_batch}, on {device}; correctness over "
+        f"{TDMPC2_GRAPH_UPDATES} updates (3 eager, the recording, replays), TF32 off, tolerance {TOLERANCE}; "
+        f"speed with {TDMPC2_GRAPH} and {TDMPC2_GRAPH_COMPILED} (warmup_s: 3 eager updates, compilation and "
+        f"the recording; metrics not read while timed); training as speed_training, with {TDMPC2_GRAPH_COMPILED}"
+    )
+    probe = make_agent("tdmpc2", overrides={**overrides, "device": "cpu"}, seed=0)
+    rng = np.random.default_rng(6)
+    buffer = filled_buffer(probe, device, rows=64, n_envs=16, rng=rng)
+    batches = [sample_batch(probe, buffer, sizes.tdmpc2_batch, rng) for _ in range(TDMPC2_GRAPH_UPDATES)]
+    graph_matches_eager(ctx, overrides, batches)
+    graph_refuses_non_finite(ctx, overrides, batches)
+    gc.collect()
+    for label, switches in (("graph", TDMPC2_GRAPH), ("graph_compiled", TDMPC2_GRAPH_COMPILED)):
+        agent = make_agent("tdmpc2", overrides={**overrides, **switches, "device": str(device)}, seed=0)
+        update = update_call(agent, batches[:4])
+        started = time.perf_counter()
+        for _ in range(5):  # 3 eager updates (the first compiles), the recording, one replay
+            dict(update())
+        synchronize(device)
+        ctx.record(f"{label}_warmup_s", time.perf_counter() - started)
+        per_update = time_calls(update, device, warmup=0, max_calls=sizes.update_repeats, seconds=sizes.timing_seconds)
+        ctx.record(f"{label}_updates_per_s_h3", 1.0 / per_update)
+        agent = update = None
+        gc.collect()
+    with tempfile.TemporaryDirectory() as directory:
+        settings = {**sizes.train_agents["tdmpc2"], **TDMPC2_GRAPH_COMPILED}
+        seconds = max(1.0, ctx.left() - 40.0)  # the loop's warm-up (a compilation) comes on top
+        steps, updates, elapsed = training_speed("tdmpc2", device, sizes, seconds, Path(directory), settings)
+        ctx.record("train_steps_per_s", steps / elapsed)
+        ctx.record("train_updates_per_s", updates / elapsed)
 
 
 TDMPC2_COMPILED_GAMES = (1, 64)
@@ -863,8 +982,12 @@ TRAINING_FIELDS = tuple(
 )
 
 
-def training_speed(name: str, device: torch.device, sizes: Sizes, seconds: float, run_dir: Path) -> tuple:
-    """(steps, updates, seconds) of the training loop after its random phase and two steps with updates."""
+def training_speed(
+    name: str, device: torch.device, sizes: Sizes, seconds: float, run_dir: Path, agent_settings: dict | None = None
+) -> tuple:
+    """(steps, updates, seconds) of the training loop after its random phase and two steps with updates
+    (``agent_settings``: the agent's config values, by default the sizes' ``train_agents``)."""
+    agent_settings = sizes.train_agents[name] if agent_settings is None else agent_settings
     n_envs = sizes.train_n_envs
     warm_steps = sizes.train_learning_starts + 2 * n_envs
     config = TrainConfig(
@@ -882,7 +1005,7 @@ def training_speed(name: str, device: torch.device, sizes: Sizes, seconds: float
         log_every=10**9,
         threads=0,  # keep torch's thread count as it is for the parts that follow
         progress=False,
-        set=tuple(f"{key}={value!r}" for key, value in sizes.train_agents[name].items()),
+        set=tuple(f"{key}={value!r}" for key, value in agent_settings.items()),
     )
     trainer = build_trainer(config)
     trainer.open()
@@ -962,6 +1085,7 @@ PARTS = (
     Part("checkpoints", check_checkpoints, CHECKPOINT_FIELDS, budget=25, needs_gpu=True),
     Part("speed_sac", speed_sac, SAC_FIELDS, budget=120, minimum=10),
     Part("speed_tdmpc2", speed_tdmpc2, TDMPC2_FIELDS, budget=70, minimum=15),
+    Part("speed_tdmpc2_graph", speed_tdmpc2_graph, TDMPC2_GRAPH_FIELDS, budget=120, minimum=20, needs_gpu=True),
     Part("speed_tdmpc2_compiled", speed_tdmpc2_compiled, TDMPC2_COMPILED_FIELDS, budget=90, minimum=5),
     Part("speed_muzero", speed_muzero, MUZERO_FIELDS, budget=25, minimum=8),
     Part("speed_training", speed_training, TRAINING_FIELDS, budget=75, minimum=15),
@@ -997,7 +1121,7 @@ def run_part(
 ) -> None:
     """Run one part within its time, recording an exception as its status."""
     if part.needs_gpu and device.type != "cuda":
-        reason = NO_GPU if not torch.cuda.is_available() else "not run: --device cpu"
+        reason = no_gpu_reason()
         report.finish(part.name, reason, fill=reason)
         return
     elapsed = time.monotonic() - started

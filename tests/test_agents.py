@@ -60,7 +60,11 @@ def test_optimizer_resume_keeps_the_built_learning_rates_and_the_saved_moments()
     for w in weights:
         assert torch.equal(resumed.state[w]["exp_avg"], first.state[w]["exp_avg"])
         assert float(resumed.state[w]["step"]) == 1.0
-
+    # an update recorded as a CUDA graph needs capturable steps, whichever way the state was saved
+    graphed = torch.optim.Adam([{"params": [w]} for w in weights], lr=1e-4, capturable=True)
+    load_optimizer_state(graphed, first.state_dict())
+    assert all(group["capturable"] for group in graphed.param_groups) and not first.defaults["capturable"]
+    assert torch.equal(graphed.state[weights[0]]["exp_avg_sq"], first.state[weights[0]]["exp_avg_sq"])
 
 
 @pytest.mark.parametrize("name", ["sac", "tdmpc2", "muzero"])

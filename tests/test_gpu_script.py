@@ -1,6 +1,6 @@
 """The GPU check script (benchmarks/gpu.py) on the CPU: the quick run writes a complete report, and
-its correctness checks, run CPU against CPU, find both sides equal (so the checks themselves are
-sound before a lent GPU runs them). No timing is asserted."""
+its correctness checks, run CPU against CPU (and the whole-update checks, run on the CPU), pass (so
+the checks themselves are sound before a lent GPU runs them). No timing is asserted."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -33,7 +34,16 @@ CORRECTNESS = {
         f"{agent}_{way}_ok" for agent in ("sac", "tdmpc2", "muzero") for way in ("cuda_to_cpu", "cpu_to_cuda")
     ),
     "league": ("exit_code", "games", "skipped_records", "leaderboard_md", "ok"),
+    "speed_tdmpc2_graph": (  # speed, but with checks of its own and nothing to measure without CUDA
+        "graph_max_abs_diff",
+        "graph_ok",
+        "graph_refuses_non_finite_ok",
+        "graph_updates_per_s_h3",
+        "graph_compiled_updates_per_s_h3",
+        "train_steps_per_s",
+    ),
 }
+SAC_MODES = ("compile", "cudagraphs", "graph", "graph_compile")
 TDMPC2_COMPILED = tuple(
     f"compiled_{name}"
     for name in ("update_warmup_s", "updates_per_s_h3", "plan_warmup_s", "plan_ms_h3_g1", "plan_ms_h3_g64")
@@ -41,10 +51,7 @@ TDMPC2_COMPILED = tuple(
 SPEED = {
     "speed_sac": (
         "eager_updates_per_s",
-        "compile_updates_per_s",
-        "compile_warmup_s",
-        "cudagraphs_updates_per_s",
-        "cudagraphs_warmup_s",
+        *(f"{mode}_{what}" for mode in SAC_MODES for what in ("updates_per_s", "warmup_s")),
     ),
     "speed_tdmpc2": tuple(
         field
@@ -63,11 +70,13 @@ SPEED = {
         for what in ("steps_per_s", "updates_per_s", "timed_steps")
     ),
 }
-NOT_MEASURED_ON_CPU = {  # a marked string instead of a number: "skipped: ..." or "not available: ..."
+NO_GPU = "no GPU" if not torch.cuda.is_available() else "not run: --device cpu"
+NOT_MEASURED_ON_CPU = {  # a marked string instead of a number: "skipped: ...", "not available: ..." or no GPU
     "compile_updates_per_s": "skipped:",
     "compile_warmup_s": "skipped:",
     "cudagraphs_updates_per_s": "not available:",
     "cudagraphs_warmup_s": "not available:",
+    **{f"{mode}_{what}": NO_GPU for mode in ("graph", "graph_compile") for what in ("updates_per_s", "warmup_s")},
     **dict.fromkeys(TDMPC2_COMPILED, "not available:"),
 }
 
@@ -96,11 +105,10 @@ def test_quick_cpu_run_writes_a_complete_report(tmp_path):
 
     parts = report["parts"]
     assert set(parts) == set(CORRECTNESS) | set(SPEED)
-    no_gpu = "no GPU" if not torch.cuda.is_available() else "not run: --device cpu"
     for name, fields in CORRECTNESS.items():
-        assert parts[name]["status"] == no_gpu
+        assert parts[name]["status"] == NO_GPU
         assert set(fields) <= set(parts[name]["fields"]), name
-        assert all(value == no_gpu for value in parts[name]["fields"].values()), parts[name]
+        assert all(value == NO_GPU for value in parts[name]["fields"].values()), parts[name]
     for name, fields in SPEED.items():  # every speed figure is a number or a clearly marked string
         entry = parts[name]
         assert entry["status"] == "ok" and entry["settings"], entry
@@ -146,6 +154,20 @@ def test_correctness_checks_find_the_cpu_equal_to_itself(tmp_path):
         gpu.check_agent(context, name=name, overrides=overrides, games=4, batch_size=16)
     report.declare("checkpoints", gpu.CHECKPOINT_FIELDS)
     gpu.check_checkpoints(gpu.Context(report, "checkpoints", cpu, gpu.QUICK, ends=time.monotonic() + 600))
+
+    # the whole-update checks of speed_tdmpc2_graph (an UpdateGraph calls its function on the CPU)
+    report.declare("speed_tdmpc2_graph", gpu.TDMPC2_GRAPH_FIELDS)
+    context = gpu.Context(report, "speed_tdmpc2_graph", cpu, gpu.QUICK, ends=time.monotonic() + 600)
+    overrides = {**gpu.QUICK.tdmpc2, "horizon": 3}
+    probe = gpu.make_agent("tdmpc2", overrides={**overrides, "device": "cpu"})
+    rng = np.random.default_rng(0)
+    buffer = gpu.filled_buffer(probe, cpu, rows=16, n_envs=4, rng=rng)
+    batches = [gpu.sample_batch(probe, buffer, 8, rng) for _ in range(gpu.TDMPC2_GRAPH_UPDATES)]
+    gpu.graph_matches_eager(context, overrides, batches)
+    gpu.graph_refuses_non_finite(context, overrides, batches)
+    graph = report.data["parts"]["speed_tdmpc2_graph"]["fields"]
+    assert graph["graph_ok"] is True and graph["graph_max_abs_diff"] == 0, report.data["parts"]["speed_tdmpc2_graph"]
+    assert graph["graph_refuses_non_finite_ok"] is True, report.data["parts"]["speed_tdmpc2_graph"]["notes"]
 
     for part in (*checks, "checkpoints"):
         fields = report.data["parts"][part]["fields"]

@@ -1,5 +1,5 @@
-"""TD-MPC2: two-hot encoding, SimNorm, the losses on small tensors, the planner's shapes, bounds and
-batch equivalence, a checkpoint round trip, determinism and refusal of configs that do not fit."""
+"""TD-MPC2: two-hot encoding, SimNorm, the losses and quantiles on small tensors, the planner's shapes,
+bounds and batch equivalence, a checkpoint round trip, determinism and refusal of configs that do not fit."""
 
 from __future__ import annotations
 
@@ -78,6 +78,15 @@ def test_losses_on_hand_made_tensors():
     )  # only the two 0-logit entries are uncertain
     q, entropy = torch.ones(3, 2), torch.zeros(3, 2)
     assert losses.policy_loss(q, entropy, weights, 1e-4) == pytest.approx(-2.75 / 6)
+
+
+def test_quantiles_equal_torchs_without_reading_the_points_on_the_host():
+    points = torch.tensor([0.05, 0.95])
+    generator = torch.Generator().manual_seed(0)
+    for size in (2, 8, 17, 256, 1000):
+        values = torch.randn(size, generator=generator) * 20
+        assert torch.equal(losses.quantiles(values, points), torch.quantile(values, points))
+    assert losses.quantiles(torch.arange(11.0), points).tolist() == pytest.approx([0.5, 9.5])
 
 
 @pytest.mark.parametrize(

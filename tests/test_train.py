@@ -231,6 +231,10 @@ _MUZERO = ("latent_dim=16", "hidden_dim=16", "num_simulations=4", "batch_size=8"
 MODEL_BASED = {
     "tdmpc2": ("tdmpc2", ("enc_dim=16", "mlp_dim=16", "latent_dim=16", "num_samples=16", "num_elites=4",
                           "num_pi_trajs=2", "iterations=2", "batch_size=8", "device='cpu'")),
+    # the whole update as one function that never waits (its metrics are read by the trainer)
+    "tdmpc2-graph-update": ("tdmpc2", ("enc_dim=16", "mlp_dim=16", "latent_dim=16", "num_samples=16",
+                                       "num_elites=4", "num_pi_trajs=2", "iterations=2", "batch_size=8",
+                                       "graph_update=True", "device='cpu'")),
     "muzero": ("muzero", _MUZERO),
     "muzero-held-moves": ("muzero", (*_MUZERO, "action_repeat=3")),  # a resume can fall inside a held move
     "muzero-maxmin": ("muzero", (*_MUZERO[:-2], "search='maxmin'", "action_repeat=3", "device='cpu'")),

@@ -74,9 +74,11 @@ def _plain(value):
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict) -> None:
-    """Load a saved optimizer state (moments, step counts) but keep each group's learning rate as
-    the optimizer was built from the config: a resume with ``--set lr=...`` takes the new rate."""
-    rates = [group["lr"] for group in optimizer.param_groups]
+    """Load a saved optimizer state (moments, step counts) but keep each group's learning rate and
+    ``capturable`` flag as the optimizer was built from the config: a resume with ``--set lr=...``
+    takes the new rate, and a state saved by an update that ran eagerly resumes one recorded as a
+    CUDA graph (``graph_update``), which needs capturable steps, and the reverse."""
+    kept = [{key: group[key] for key in ("lr", "capturable") if key in group} for group in optimizer.param_groups]
     optimizer.load_state_dict(saved)
-    for group, rate in zip(optimizer.param_groups, rates):
-        group["lr"] = rate
+    for group, values in zip(optimizer.param_groups, kept):
+        group.update(values)

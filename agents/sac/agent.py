@@ -4,19 +4,24 @@ Speed (see benchmarks/RESULTS.md): the twin critics are one ensemble network (on
 matmul per layer); the critic, actor and temperature losses are summed and back-propagated
 once, the actor's pass through the critic uses detached critic weights (so no critic weight
 gradients are computed and thrown away), one Adam with three parameter groups steps everything,
-and the target critics move with one fused ``_foreach_lerp_``.
+and the target critics move with one fused ``_foreach_lerp_``. With ``graph_update`` all of it is
+one function that never waits for the device, recorded as one CUDA graph on a GPU
+(``agents.common.graphs``).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
-from agents.base import AgentSpec, Learner
+from agents.base import AgentSpec, Learner, non_finite_error
 from agents.common.buffer import Batch
+from agents.common.graphs import GRAPH_SAFE_COMPILE_MODES, DeferredMetrics, UpdateGraph, gated_lerp_, gated_step
 from agents.sac import losses
 from agents.sac.config import SACConfig
 from agents.sac.networks import Actor, Critic
@@ -52,7 +57,11 @@ class SACAgent(Learner):
         by_rate.setdefault(config.critic_lr, []).extend(critic.parameters())
         if config.autotune_alpha:
             by_rate.setdefault(config.alpha_lr, []).append(self.log_alpha)
-        self.optimizer = torch.optim.Adam([{"params": p, "lr": lr} for lr, p in by_rate.items()], fused=True)
+        # graph_update records the step in a CUDA graph, which needs Adam's step counts on the
+        # device (capturable); the fused kernel computes the same either way.
+        capturable = config.graph_update and self.device.type == "cuda"
+        self.optimizer = torch.optim.Adam([{"params": p, "lr": lr} for lr, p in by_rate.items()], fused=True,
+                                          capturable=capturable)  # fmt: skip
         self._online_params = list(critic.parameters())
         self._target_params = list(critic_target.parameters())
         self._loss_fn = self._losses
@@ -62,7 +71,9 @@ class SACAgent(Learner):
                     f"sac: compile_mode='reduce-overhead' replays CUDA graphs and needs a CUDA device, not "
                     f"{self.device}; use compile_mode='default' there"
                 )
-            self._loss_fn = torch.compile(self._losses, mode=config.compile_mode)
+            mode = GRAPH_SAFE_COMPILE_MODES[config.compile_mode] if config.graph_update else config.compile_mode
+            self._loss_fn = torch.compile(self._losses, mode=mode)
+        self._update_graph = UpdateGraph(self._whole_update, self.device) if config.graph_update else None
         self._scale = (spec.action_high - spec.action_low) / 2.0
         self._offset = (spec.action_high + spec.action_low) / 2.0
         self._unit_box = self._scale == 1.0 and self._offset == 0.0
@@ -119,13 +130,19 @@ class SACAgent(Learner):
         metrics = torch.stack([critic_loss, actor_loss, alpha_loss, alpha, -log_prob.mean(), q.mean()]).detach()
         return critic_loss + actor_loss + alpha_loss, metrics
 
-    def update(self, batch: Batch) -> dict[str, float]:
+    def update(self, batch: Batch) -> Mapping[str, float]:
         """One gradient step of critics, actor and temperature; returns their metrics.
 
         Raises:
-            FloatingPointError: a loss is not finite; the step is not applied.
+            FloatingPointError: a loss is not finite; the step is not applied. With ``graph_update``
+                the step is refused on the device and the error is raised when the returned
+                metrics are first read.
         """
         noise = torch.randn((2, batch.size, self.spec.action_dim), generator=self.generator, device=self.device)
+        if self._update_graph is not None:
+            values = self._update_graph(batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise)
+            self.updates += 1
+            return DeferredMetrics(_METRICS, values, functools.partial(self._check_metrics, self.updates))
         total, metrics = self._loss_fn(batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
@@ -136,6 +153,23 @@ class SACAgent(Learner):
             torch._foreach_lerp_(self._target_params, self._online_params, self.config.tau)
         self.updates += 1
         return values
+
+    def _whole_update(self, obs, action, reward, next_obs, terminated, noise) -> torch.Tensor:
+        """The update of ``update`` without a wait for the device (``graph_update``): the losses,
+        backward, the Adam step and the target update; a non-finite metric refuses both on the
+        device. Returns the metrics (``_METRICS`` order) as one tensor."""
+        total, metrics = self._loss_fn(obs, action, reward, next_obs, terminated, noise)
+        refused = ~torch.isfinite(metrics).all()
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        gated_step(self.optimizer, refused)
+        gated_lerp_(self._target_params, self._online_params, self.config.tau, refused)
+        return metrics
+
+    def _check_metrics(self, update: int, metrics: dict[str, float]) -> None:
+        error = non_finite_error(self.name, update, metrics)
+        if error is not None:
+            raise error
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -168,6 +202,8 @@ class SACAgent(Learner):
                 raise ValueError("saved optimizer state does not fit this agent's parameters")
             state = {**state, "optimizer": {"state": saved["state"], "param_groups": current}}
         super().load_training_state(state)
+        if self._update_graph is not None:  # the optimizer's state tensors are new: record anew
+            self._update_graph.reset()
 
     def eval(self) -> SACAgent:
         super().eval()

@@ -43,6 +43,16 @@ class SACConfig:
     compile_mode: str = "default"
     """With compile: torch.compile's mode. "default", "reduce-overhead" (the loss's forward and
     backward replayed as CUDA graphs: CUDA only) or "max-autotune"."""
+    graph_update: bool = False
+    """Run the whole update (losses, backward, the Adam step, the target update) as one function
+    that never waits for the device; on CUDA it is recorded as one CUDA graph after 3 eager updates
+    and replayed from then on (the batch size must stay fixed; another size records anew). The
+    noise is drawn before it from the agent's generator, and on the CPU it computes what the eager
+    update computes. Two things differ: ``update`` returns metrics that are read from the device
+    on first use, and an update with a non-finite loss is still refused (no step is applied) but
+    raises its FloatingPointError when those metrics are read. With compile the losses are also
+    torch.compile'd, in "default" mode whatever compile_mode says (max-autotune: without CUDA
+    graphs), since the graph is recorded here."""
     features: str = "raw"
     """What the networks see: raw (the 18 observation numbers) or distances (those plus the 9
     distances between the players, the puck and the goals; agents/common/features.py)."""

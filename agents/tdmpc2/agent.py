@@ -6,16 +6,22 @@
 ``horizon`` transitions (``ReplayBuffer.sample_sequences``) and performs the official update:
 world model (consistency, reward, value, termination losses; one optimiser, encoder at a lower
 step size, gradient clipping), then the policy prior against the Q-functions (its own optimiser,
-Q scaled by a running percentile range), then the Polyak update of the target Q-functions.
+Q scaled by a running percentile range), then the Polyak update of the target Q-functions. With
+``graph_update`` the same update is one function that never waits for the device, recorded as one
+CUDA graph on a GPU (``agents.common.graphs``).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 
-from agents.base import AgentSpec, Learner
+from agents.base import AgentSpec, Learner, non_finite_error
 from agents.common.buffer import Batch
+from agents.common.graphs import GRAPH_SAFE_COMPILE_MODES, DeferredMetrics, UpdateGraph, gated_lerp_, gated_step
 from agents.tdmpc2 import losses
 from agents.tdmpc2.config import TDMPC2Config
 from agents.tdmpc2.networks import WorldModel
@@ -49,9 +55,16 @@ class TDMPC2Agent(Learner):
                         if not name.startswith(("encoder.", "policy.", "q_target."))], "lr": config.lr},
         ]  # fmt: skip
         fused = self.device.type in ("cpu", "cuda")
-        self.model_optimizer = torch.optim.Adam(model_groups, lr=config.lr, fused=fused)
-        self.policy_optimizer = torch.optim.Adam(model.policy.parameters(), lr=config.lr, eps=1e-5, fused=fused)
+        if config.graph_update and not fused:
+            raise ValueError(f"tdmpc2: graph_update runs on cpu or cuda (fused Adam), not {self.device}")
+        # A step recorded in a CUDA graph keeps Adam's step counts on the device (capturable); the
+        # fused kernel computes the same either way.
+        capturable = config.graph_update and self.device.type == "cuda"
+        self.model_optimizer = torch.optim.Adam(model_groups, lr=config.lr, fused=fused, capturable=capturable)
+        self.policy_optimizer = torch.optim.Adam(model.policy.parameters(), lr=config.lr, eps=1e-5, fused=fused,
+                                                 capturable=capturable)  # fmt: skip
         self.q_scale = torch.ones((), device=self.device)  # running 5th-95th percentile range of Q
+        self._quantile_points = torch.tensor([0.05, 0.95], device=self.device)
         self.model.q.generator = self.generator
         self._model_params = [p for group in model_groups for p in group["params"]]
         self._q_params, self._q_target_params = list(model.q.parameters()), list(model.q_target.parameters())
@@ -68,7 +81,15 @@ class TDMPC2Agent(Learner):
         self._plan_fn = torch.compile(plan, mode=config.compile_mode) if config.compile else plan
         self._graphed_plan = config.compile and config.compile_mode == "reduce-overhead"
         self._model_losses_fn = self._model_losses
-        if config.compile_update:
+        self._policy_loss_fn = self._policy_loss
+        self._update_graph: UpdateGraph | None = None
+        if config.graph_update:
+            if config.compile_update:
+                mode = GRAPH_SAFE_COMPILE_MODES[config.compile_mode]
+                self._model_losses_fn = torch.compile(self._model_losses, mode=mode)
+                self._policy_loss_fn = torch.compile(self._policy_loss, mode=mode)
+            self._update_graph = UpdateGraph(self._whole_update, self.device)
+        elif config.compile_update:
             self._model_losses_fn = torch.compile(self._model_losses, mode=config.compile_mode)
 
     @property
@@ -121,12 +142,16 @@ class TDMPC2Agent(Learner):
                 self.model.train(was_training)
 
     # ------------------------------------------------------------------ learning
-    def update(self, batch: Batch) -> dict[str, float]:
+    def update(self, batch: Batch) -> Mapping[str, float]:
         """One update from (B, H, ...) subsequences; returns the losses and diagnostics.
 
         Raises:
-            FloatingPointError: a loss is not finite; no step is applied.
+            FloatingPointError: a loss is not finite; no step is applied. With ``graph_update`` the
+                step is refused on the device and the error is raised when the returned metrics
+                are first read.
         """
+        if self._update_graph is not None:
+            return self._graphed_update(batch)
         config, model = self.config, self.model
         obs = batch.obs.transpose(0, 1)  # (H, B, obs): time-major from here on
         action, reward = batch.action.transpose(0, 1), batch.reward.transpose(0, 1)
@@ -153,10 +178,7 @@ class TDMPC2Agent(Learner):
         for p in self._q_params:
             p.requires_grad_(False)
         try:
-            pi_action, scaled_entropy = model.sample_policy(latents, noise[1])
-            q = model.q_values(latents, pi_action)[picks[1]].mean(dim=0)  # (H, B)
-            self._update_scale(q.detach()[0])
-            policy_loss = losses.policy_loss(q / self.q_scale, scaled_entropy, weights, config.entropy_coef)
+            policy_loss, self.q_scale, entropy = self._policy_loss(latents, weights, noise[1], picks[1])
             self.refuse_non_finite(policy_loss=policy_loss)
             self.policy_optimizer.zero_grad(set_to_none=True)
             policy_loss.backward()
@@ -168,12 +190,93 @@ class TDMPC2Agent(Learner):
             torch._foreach_lerp_(self._q_target_params, self._q_params, config.tau)
         self.updates += 1
         values = torch.stack([consistency, reward_loss, value_loss, termination, model_loss, policy_loss,
-                              grad_norm, self.q_scale, scaled_entropy.mean()]).detach()  # fmt: skip
+                              grad_norm, self.q_scale, entropy]).detach()  # fmt: skip
         return dict(zip(_METRICS, values.tolist()))
 
-    def _model_losses(self, obs, action, reward, next_obs, terminated, mask, weights, noise, pick):
+    def _graphed_update(self, batch: Batch) -> DeferredMetrics:
+        """``update`` with ``graph_update``: the random draws here, in the eager update's order and
+        shapes, then ``_whole_update`` (recorded as a CUDA graph on a GPU); nothing waits for the device."""
+        model, generator, device = self.model, self.generator, self.device
+        mask = batch.mask if batch.mask is not None else torch.ones_like(batch.reward)
+        size, horizon = batch.reward.shape
+        noise = torch.randn(2, horizon, size, self.spec.action_dim, generator=generator, device=device)
+        pick_draws = torch.rand(2, model.num_q, generator=generator, device=device)
+        dropout_shape = model.q.dropout_shape(horizon * size)
+        dropout = []  # the Q-functions' dropout in the value loss, then in the policy loss
+        if dropout_shape is not None:
+            dropout = [torch.rand(dropout_shape, generator=generator, device=device) for _ in range(2)]
+        values = self._update_graph(batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, mask,
+                                    noise, pick_draws, *dropout)  # fmt: skip
+        self.updates += 1
+        return DeferredMetrics(_METRICS, values, functools.partial(self._check_metrics, self.updates))
+
+    def _check_metrics(self, update: int, metrics: dict[str, float]) -> None:
+        """Raise what the eager update raises for these metrics: the world model's losses first."""
+        model_losses = {"consistency": metrics["consistency_loss"]}  # the names the eager update reports
+        model_losses.update((name, metrics[name]) for name in ("reward_loss", "value_loss", "termination_loss"))
+        for group in (model_losses, {"policy_loss": metrics["policy_loss"]}):
+            error = non_finite_error(self.name, update, group)
+            if error is not None:
+                raise error
+
+    def _whole_update(self, obs, action, reward, next_obs, terminated, mask, noise, pick_draws,
+                      model_dropout=None, policy_dropout=None) -> torch.Tensor:  # fmt: skip
+        """The update of ``update`` without a wait for the device, on (B, H, ...) batches and the
+        draws of ``_graphed_update``; returns the metrics as one tensor (in ``_METRICS`` order).
+
+        A non-finite loss refuses steps on the device as the eager update does: world-model losses
+        refuse every step; the policy loss refuses the policy step and the target update (the world
+        model's step and the Q scale have moved by then).
+        """
+        config = self.config
+        obs, action, reward = obs.transpose(0, 1), action.transpose(0, 1), reward.transpose(0, 1)
+        next_obs, terminated, mask = next_obs.transpose(0, 1), terminated.transpose(0, 1), mask.transpose(0, 1)
+        weights = losses.step_weights(mask, config.rho)
+        picks = pick_draws.argsort(dim=1)[:, :2]
+        consistency, reward_loss, value_loss, termination, model_loss, z_inputs = self._model_losses_fn(
+            obs, action, reward, next_obs, terminated, mask, weights, noise[0], picks[0], model_dropout
+        )
+        model_refused = ~torch.isfinite(torch.stack([consistency, reward_loss, value_loss, termination])).all()
+        self.model_optimizer.zero_grad(set_to_none=True)
+        model_loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self._model_params, config.grad_clip_norm)
+        gated_step(self.model_optimizer, model_refused)
+
+        latents = z_inputs.detach()
+        for p in self._q_params:
+            p.requires_grad_(False)
+        try:
+            policy_loss, q_scale, entropy = self._policy_loss_fn(latents, weights, noise[1], picks[1], policy_dropout)
+            self.policy_optimizer.zero_grad(set_to_none=True)
+            policy_loss.backward()
+        finally:
+            for p in self._q_params:
+                p.requires_grad_(True)
+        refused = model_refused | ~torch.isfinite(policy_loss)
+        gated_step(self.policy_optimizer, refused)
+        with torch.no_grad():
+            self.q_scale.copy_(torch.where(model_refused, self.q_scale, q_scale))
+        gated_lerp_(self._q_target_params, self._q_params, config.tau, refused)
+        return torch.stack([consistency, reward_loss, value_loss, termination, model_loss, policy_loss, grad_norm,
+                            self.q_scale, entropy]).detach()  # fmt: skip
+
+    def _policy_loss(self, latents, weights, noise, pick, dropout=None):
+        """The policy prior's loss on detached latents (H, B, L), to maximise Q (scaled by its
+        running range) plus entropy while the Q-functions are frozen; the new Q scale it divides by
+        (an average, rate tau, of the 5th-95th percentile range of Q over the batch, at least 1) and
+        the mean scaled entropy. ``dropout``: the Q-functions' dropout draws (None: drawn here)."""
+        config, model = self.config, self.model
+        pi_action, scaled_entropy = model.sample_policy(latents, noise)
+        q = model.q_values(latents, pi_action, uniform=dropout)[pick].mean(dim=0)  # (H, B)
+        low, high = losses.quantiles(q.detach()[0].float(), self._quantile_points)
+        q_scale = torch.lerp(self.q_scale, (high - low).clamp(min=1.0), config.tau)
+        policy_loss = losses.policy_loss(q / q_scale, scaled_entropy, weights, config.entropy_coef)
+        return policy_loss, q_scale, scaled_entropy.mean()
+
+    def _model_losses(self, obs, action, reward, next_obs, terminated, mask, weights, noise, pick, dropout=None):
         """The world model's losses on (H, B, ...) time-major subsequences, their weighted sum and
-        the latents z_0..z_{H-1} the policy step reads; what ``compile_update`` compiles."""
+        the latents z_0..z_{H-1} the policy step reads; what ``compile_update`` compiles.
+        ``dropout``: the Q-functions' dropout draws (None: drawn from the agent's generator)."""
         config, model = self.config, self.model
         horizon = reward.shape[0]
         with torch.no_grad():
@@ -194,7 +297,8 @@ class TDMPC2Agent(Learner):
         consistency = losses.consistency_loss(zs, next_z, weights)
         reward_loss = losses.reward_loss(model.reward_logits(z_inputs, action), reward, weights, config.vmin,
                                          config.vmax)  # fmt: skip
-        value_loss = losses.value_loss(model.q_logits(z_inputs, action), target, weights, config.vmin, config.vmax)
+        value_loss = losses.value_loss(model.q_logits(z_inputs, action, uniform=dropout), target, weights, config.vmin,
+                                       config.vmax)  # fmt: skip
         if config.episodic:
             termination = losses.termination_loss(model.termination_logit(zs), terminated, mask)
         else:
@@ -203,22 +307,20 @@ class TDMPC2Agent(Learner):
                       + config.value_coef * value_loss + config.termination_coef * termination)  # fmt: skip
         return consistency, reward_loss, value_loss, termination, model_loss, z_inputs
 
-    def _update_scale(self, q: torch.Tensor) -> None:
-        """EMA (rate tau) of the 5th-95th percentile range of Q over the batch, at least 1."""
-        low, high = torch.quantile(q.float(), torch.tensor([0.05, 0.95], device=q.device))
-        self.q_scale = torch.lerp(self.q_scale, (high - low).clamp(min=1.0), self.config.tau)
-
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, torch.Tensor]:
         state = dict(self.model.state_dict())
-        state["q_scale"] = self.q_scale.detach()
+        state["q_scale"] = self.q_scale.detach().clone()  # a copy: graph_update moves q_scale in place
         return state
 
     def load_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
         state = dict(state_dict)
         q_scale = state.pop("q_scale")
-        self.model.load_state_dict(state)
-        self.q_scale = q_scale.to(self.device).clone()
+        self.model.load_state_dict(state)  # in place: a recorded update graph stays valid
+        if self._update_graph is not None:
+            self.q_scale.copy_(q_scale)
+        else:
+            self.q_scale = q_scale.to(self.device).clone()
 
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"model_optimizer": self.model_optimizer, "policy_optimizer": self.policy_optimizer}
@@ -236,6 +338,8 @@ class TDMPC2Agent(Learner):
 
     def load_training_state(self, state: dict) -> None:
         super().load_training_state(state)
+        if self._update_graph is not None:  # the optimizers' states are new tensors: record anew
+            self._update_graph.reset()
         self._plans = state["plans"].to(self.device)
         self._fresh = state["fresh"].to(self.device)
         self._streams = [self._stream(i) for i in range(len(state["streams"]))]

@@ -108,6 +108,17 @@ class TDMPC2Config:
     compile_mode: str = "default"
     """With compile or compile_update: torch.compile's mode. "default", "reduce-overhead" (CUDA
     graphs: CUDA only) or "max-autotune"."""
+    graph_update: bool = False
+    """Run the whole update (world-model losses, backward, gradient clipping, both Adam steps, the
+    policy loss, the Q-scale average, the target update) as one function that never waits for the
+    device; on CUDA it is recorded as one CUDA graph after 3 eager updates and replayed from then on
+    (the batch size and horizon must stay fixed; another shape records anew). Random draws are made
+    before it from the agent's generator, in the eager update's order, and on the CPU it computes
+    what the eager update computes. Two things differ: ``update`` returns metrics that are read
+    from the device on first use, and an update with a non-finite loss is still refused (no step
+    is applied) but raises its FloatingPointError when those metrics are read. With
+    compile_update its losses are also torch.compile'd, in "default" mode whatever compile_mode
+    says (max-autotune: without CUDA graphs), since the graph is recorded here."""
     device: str = "auto"
     """auto (cuda if available, else cpu), cpu, cuda or cuda:N."""
 

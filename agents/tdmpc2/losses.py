@@ -54,3 +54,17 @@ def termination_loss(logits: torch.Tensor, terminated: torch.Tensor, mask: torch
 def policy_loss(q: torch.Tensor, scaled_entropy: torch.Tensor, weights: torch.Tensor, entropy_coef: float):
     """-(entropy_coef * entropy + Q / scale), with q (H, B) already divided by the running scale."""
     return -_weighted(entropy_coef * scaled_entropy + q, weights)
+
+
+def quantiles(values: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """(N,) values -> (P,) their quantiles at ``points`` (P,) in [0, 1], interpolated linearly.
+
+    What ``torch.quantile(values, points)`` computes for finite values, without its checks that
+    read the points on the host: an update recorded as a CUDA graph can use it. (A NaN among the
+    values gives a NaN loss, and the update is refused anyway.)
+    """
+    ordered = values.sort().values
+    ranks = points * (values.shape[0] - 1)
+    below = ranks.long()
+    above = ranks.ceil().long()
+    return ordered[below].lerp(ordered[above], ranks - below)

@@ -68,7 +68,13 @@ class QEnsemble(nn.Module):
                 self.norm_weights.append(nn.Parameter(torch.ones(members, 1, fan_out)))
                 self.norm_biases.append(nn.Parameter(torch.zeros(members, 1, fan_out)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def dropout_shape(self, rows: int) -> tuple[int, int, int] | None:
+        """The shape of the uniform draws the dropout of a forward over ``rows`` inputs makes (None: none)."""
+        return (self.members, rows, self.weights[0].shape[-1]) if self.dropout and self.training else None
+
+    def forward(self, x: torch.Tensor, uniform: torch.Tensor | None = None) -> torch.Tensor:
+        """``uniform``: the dropout's uniform draws (``dropout_shape``), drawn by the caller; None draws
+        them here from ``generator`` (an update recorded as a CUDA graph passes them in)."""
         leading = x.shape[:-1]
         flat = x.reshape(-1, x.shape[-1])
         h = flat.unsqueeze(0).expand(self.members, *flat.shape)
@@ -77,7 +83,9 @@ class QEnsemble(nn.Module):
             h = torch.baddbmm(bias, h, weight)
             if i < last:
                 if i == 0 and self.dropout and self.training:
-                    keep = torch.rand(h.shape, generator=self.generator, device=h.device) >= self.dropout
+                    if uniform is None:
+                        uniform = torch.rand(h.shape, generator=self.generator, device=h.device)
+                    keep = uniform >= self.dropout
                     h = h * keep / (1.0 - self.dropout)
                 h = functional.layer_norm(h, h.shape[-1:]) * self.norm_weights[i] + self.norm_biases[i]
                 h = mish(h)
@@ -132,13 +140,13 @@ class WorldModel(nn.Module):
     def termination_logit(self, z: torch.Tensor) -> torch.Tensor:
         return self.termination(z).squeeze(-1)
 
-    def q_logits(self, z: torch.Tensor, action: torch.Tensor, target: bool = False) -> torch.Tensor:
-        """(N, latent), (N, action) -> (num_q, N, bins)."""
-        return (self.q_target if target else self.q)(torch.cat([z, action], dim=-1))
+    def q_logits(self, z: torch.Tensor, action: torch.Tensor, target: bool = False, uniform=None) -> torch.Tensor:
+        """(N, latent), (N, action) -> (num_q, N, bins); ``uniform``: the dropout's draws (QEnsemble.forward)."""
+        return (self.q_target if target else self.q)(torch.cat([z, action], dim=-1), uniform)
 
-    def q_values(self, z: torch.Tensor, action: torch.Tensor, target: bool = False) -> torch.Tensor:
+    def q_values(self, z: torch.Tensor, action: torch.Tensor, target: bool = False, uniform=None) -> torch.Tensor:
         """(num_q, N) decoded Q-values."""
-        return two_hot_inv(self.q_logits(z, action, target), self.config.vmin, self.config.vmax)
+        return two_hot_inv(self.q_logits(z, action, target, uniform), self.config.vmin, self.config.vmax)
 
     def policy_distribution(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log standard deviation of the pre-squash Gaussian."""
