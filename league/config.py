@@ -56,7 +56,10 @@ class MatchmakingSettings:
     pool members like any other; above 0 they leave the PFSP pool and always get this share)."""
     anchor_split: str = "even"
     """How the anchors' (and externals') share is split: even, or shortfall (in proportion to 1 - the learner's
-    recent score against each, at least 0.05: the anchor it beats least gets the most games)."""
+    recent score against each, at least shortfall_floor: the anchor it beats least gets the most games)."""
+    shortfall_floor: float = 0.05
+    """The least part of 1 - x an anchor or external keeps under the shortfall split: one the learner
+    beats every time still gets floor / (sum of the parts) of the group's games, so it is not forgotten."""
     weighting: str = "hard"
     """PFSP weighting over the learner's score x against a member: hard (1-x)^p or variance x(1-x)."""
     exponent: float = 2.0
@@ -373,6 +376,8 @@ def _validate(config: LeagueConfig, where: str) -> None:
         fail("[matchmaking] weighting", "'hard' or 'variance'", mm.weighting)
     if mm.anchor_split not in ANCHOR_SPLITS:
         fail("[matchmaking] anchor_split", " or ".join(repr(x) for x in ANCHOR_SPLITS), mm.anchor_split)
+    if not 0 < mm.shortfall_floor <= 1:
+        fail("[matchmaking] shortfall_floor", "a number in (0, 1]", mm.shortfall_floor)
     if mm.exponent <= 0:
         fail("[matchmaking] exponent", "positive", mm.exponent)
     if mm.window < 1 or mm.max_opponents < 1 or mm.horizon < 1:

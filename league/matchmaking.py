@@ -22,7 +22,7 @@ from evaluation.ratings import RatingTable, expected_variance_reduction
 
 PFSP_WEIGHTINGS = ("hard", "variance")
 ANCHOR_SPLITS = ("even", "shortfall")
-SHORTFALL_FLOOR = 0.05  # an anchor the learner beats every time keeps some games, so it is not forgotten
+SHORTFALL_FLOOR = 0.05  # default: an anchor the learner beats every time keeps some games, so it is not forgotten
 
 
 def pfsp_weights(scores: Sequence[float], weighting: str = "hard", exponent: float = 2.0) -> np.ndarray:
@@ -82,13 +82,14 @@ def training_mix(
     anchor_split: str = "even",
     externals: Sequence[str] = (),
     external_share: float = 0.0,
+    shortfall_floor: float = SHORTFALL_FLOOR,
 ) -> dict[str, float]:
     """Opponent -> sampling weight for a learner's next round of training games.
 
     Args:
         pool: promoted members the learner may face (anchors excluded).
         anchors: the anchors; their share is split evenly, or with ``anchor_split="shortfall"`` in
-            proportion to 1 - x (at least ``SHORTFALL_FLOOR``), so the anchor the learner beats
+            proportion to 1 - x (at least ``shortfall_floor``), so the anchor the learner beats
             least gets the most games.
         latest_self: the learner's own latest snapshot, or None before its first.
         scores: the learner's recent score per opponent (``recent_scores``); unknown: 0.5.
@@ -127,17 +128,17 @@ def training_mix(
         mix[latest_self] = mix.get(latest_self, 0.0) + self_share / total
     for group, share in ((anchors, anchor_share), (externals, external_share)):
         if share > 0:
-            for member, part in zip(group, _split(group, scores, anchor_split)):
+            for member, part in zip(group, _split(group, scores, anchor_split, shortfall_floor)):
                 mix[member] = mix.get(member, 0.0) + share / total * part
     return {member: weight for member, weight in mix.items() if weight > 0}
 
 
-def _split(members: Sequence[str], scores: dict[str, tuple[float, int]], how: str) -> list[float]:
+def _split(members: Sequence[str], scores: dict[str, tuple[float, int]], how: str, floor: float) -> list[float]:
     """Fractions of a group's share: even, or in proportion to the learner's shortfall 1 - x."""
     if how == "even":
         parts = np.full(len(members), 1.0)
     elif how == "shortfall":
-        parts = np.array([max(1.0 - scores.get(m, (0.5, 0))[0], SHORTFALL_FLOOR) for m in members])
+        parts = np.array([max(1.0 - scores.get(m, (0.5, 0))[0], floor) for m in members])
     else:
         raise ValueError(f"unknown anchor split {how!r}; expected one of {', '.join(ANCHOR_SPLITS)}")
     return [float(p) for p in parts / parts.sum()]

@@ -280,6 +280,7 @@ class LearnerWorker:
             anchor_split=mm.anchor_split,
             externals=externals,
             external_share=mm.externals,
+            shortfall_floor=mm.shortfall_floor,
         )
         self.trainer.collector.set_opponents(mix, self.pool.policy)
         self.state.update(mix=mix, mix_step=self.trainer.step, mix_rng=self.mix_rng.bit_generator.state)

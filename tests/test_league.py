@@ -52,6 +52,7 @@ def test_default_config_round_trips_through_toml():
         ("[promotion]\nthreshold = 1.5\n[[learners]]\nname = 'a'\n", "threshold"),
         ("[matchmaking]\nweighting = 'soft'\n[[learners]]\nname = 'a'\n", "weighting"),
         ("[matchmaking]\nanchor_split = 'uneven'\n[[learners]]\nname = 'a'\n", "anchor_split"),
+        ("[matchmaking]\nshortfall_floor = 0\n[[learners]]\nname = 'a'\n", "shortfall_floor"),
         ("[[learners]]\nname = 'a'\nagent = 'weak'\n", "learning agent"),
         ("[[learners]]\nname = 'a'\nagent = 'sacc'\n", "registered agents"),
         ("[[learners]]\nname = 'a'\nset = {gama = 0.9}\n", "gama"),

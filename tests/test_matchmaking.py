@@ -76,6 +76,9 @@ def test_shortfall_split_gives_the_anchor_the_learner_beats_least_the_most_games
     mix = training_mix([], ["basic-weak", "basic-strong"], None, scores, (0.0, 0.0, 1.0), anchor_split="shortfall")
     assert mix["basic-strong"] == pytest.approx(0.15 / 0.20)  # weak keeps the floor of 0.05
     assert mix["basic-weak"] == pytest.approx(0.05 / 0.20)
+    low = training_mix([], ["basic-weak", "basic-strong"], None, scores, (0.0, 0.0, 1.0), anchor_split="shortfall",
+                       shortfall_floor=0.01)  # fmt: skip
+    assert low["basic-weak"] == pytest.approx(0.01 / 0.16)  # its own shortfall 1 - 0.99, not 0.05
     even = training_mix([], ["basic-weak", "basic-strong"], None, scores, (0.0, 0.0, 1.0))
     assert even == {"basic-weak": 0.5, "basic-strong": 0.5}
     with pytest.raises(ValueError, match="anchor split"):
