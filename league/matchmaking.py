@@ -54,8 +54,12 @@ def recent_scores(games: Sequence[dict], learner: str, window: int,
 
     ``horizon``: only the learner's last ``horizon`` training games (all opponents) count, so an
     opponent drawn rarely is judged by how the learner plays now, not by games from long ago (a
-    window of games per opponent alone can reach back a million steps for such one)."""
+    window of games per opponent alone can reach back a million steps for such one).
+
+    Games are taken in order of their time, not of ``games``: a ledger is read file by file in
+    name order, and after a restart the newest process's file need not come last."""
     mine = [game for game in games if game["kind"] == "train" and game["a"] == learner]
+    mine.sort(key=lambda game: game["time"])  # stable: games of one time keep their order
     if horizon is not None:
         mine = mine[-horizon:]
     outcomes: dict[str, list[int]] = {}

@@ -43,18 +43,21 @@ def test_bad_pfsp_input_is_refused():
 
 
 def test_recent_scores_use_the_window_and_count_draws_as_half():
-    games = [{"kind": "train", "a": "me", "b": "x", "outcome": o} for o in [-1] * 50 + [1, 0, 1, 0]]
-    games += [{"kind": "evaluation", "a": "me", "b": "x", "outcome": -1}]  # not a training game
+    games = [{"kind": "train", "a": "me", "b": "x", "outcome": o, "time": 0.0} for o in [-1] * 50 + [1, 0, 1, 0]]
+    games += [{"kind": "evaluation", "a": "me", "b": "x", "outcome": -1, "time": 0.0}]  # not a training game
     score, n = recent_scores(games, "me", window=4)["x"]
     assert n == 4 and score == pytest.approx((3 + 0.5) / 5)
 
 
 def test_recent_scores_judge_a_rarely_drawn_opponent_by_the_learner_now():
-    old = [{"kind": "train", "a": "me", "b": "rare", "outcome": 1}] * 150  # it used to beat it
-    now = [{"kind": "train", "a": "me", "b": b, "outcome": o} for b, o in [("common", 0)] * 90 + [("rare", -1)] * 10]
+    old = [{"kind": "train", "a": "me", "b": "rare", "outcome": 1, "time": 1.0}] * 150  # it used to beat it
+    now = [{"kind": "train", "a": "me", "b": b, "outcome": o, "time": 2.0}
+           for b, o in [("common", 0)] * 90 + [("rare", -1)] * 10]  # fmt: skip
     assert recent_scores(old + now, "me", window=200)["rare"][0] > 0.8  # stale: a million steps back
     score, n = recent_scores(old + now, "me", window=200, horizon=100)["rare"]
     assert n == 10 and score == pytest.approx(0.5 / 11)  # it loses to it now
+    # read back to front, as a ledger whose newest file sorts first by name is: the same scores
+    assert recent_scores(now + old, "me", window=200, horizon=100)["rare"] == (score, n)
 
 
 def test_training_mix_splits_shares_and_redistributes_missing_parts():
