@@ -17,6 +17,7 @@ from agents.muzero.config import MuZeroConfig
 from agents.muzero.mcts import PUCT, Gumbel, SearchResult, expand, plant, selection_rule
 
 
+@torch.inference_mode()
 def search_levelwise(
     network,
     obs: torch.Tensor,
@@ -41,7 +42,7 @@ def search_levelwise(
         while active.any():
             action = rule.root(trees, sim) if depth == 0 else None
             if action is None:
-                action = rule.select(trees, rows, node)
+                action = rule.select(trees, rows * trees.size + node)
             path.append((node.copy(), action, active.copy()))
             child = trees.children[rows, node, action]
             leaf = active & (child < 0)
@@ -50,7 +51,7 @@ def search_levelwise(
             node = np.where(active, child, node)
             depth += 1
         index = sim + 1
-        value = expand(trees, network, config, rows, leaf_node, leaf_action, index)
+        value = expand(trees, network, config, rows * trees.size + leaf_node, leaf_action, index)
         ret = value
         for nodes, acts, on in reversed(path):
             ret = np.where(on, trees.reward[rows, nodes, acts] + config.decision_discount * ret, ret)

@@ -3,18 +3,23 @@
 The trees of all B games live in arrays indexed (game, node, action): children, priors, visit
 counts, value sums and rewards of edges, and the hidden state of every node (a tensor on the
 network's device). Node n of every tree is created by simulation n, so no per-node Python
-objects exist.
+objects exist. The search addresses node n of game g as row g * size + n of these arrays
+flattened to (B * size, ...), so any set of (game, node) pairs is one index array.
 
 Each node keeps the action its selection rule would choose there now (``_Trees.best``) and the
 child along it (``_Trees.next``). A node's choice changes only when its own statistics change
 (it lay on the path just backed up, or it was just created) or, for pUCT, when its game's min-max
-value bounds move; after each backup exactly those nodes are re-scored, in one vectorised call
-for all games. So a simulation's descent only follows those pointers: each game walks to its own
-leaf and leaves the batch there, and a level of the descent costs a few array lookups however
-deep the other games' trees are. The network then expands one leaf per game in a single call,
-and the values are backed up along each game's path. ``agents.muzero.levelwise`` is the same
-search written plainly (every node scored as the descent reaches it, all games level by level
-until the deepest reaches its leaf); the two give identical results (tests/test_muzero_search.py).
+value bounds move and it has a visited edge (an unvisited child's score reads no bounds); after
+each backup exactly those nodes are re-scored, in one vectorised call for all games. So a
+simulation's descent only follows those pointers: every game walks down to its own leaf and
+waits there in a sink row while the deeper games go on, so a level of the descent costs a few
+array lookups whatever the batch. The network then expands one leaf per game in a single call,
+and the values are backed up along each game's path. With the network called once per
+simulation, what the search adds around it is a count of small NumPy and torch calls, each
+costing microseconds however small its arrays; the code keeps that count low (see
+``_scalars``). ``agents.muzero.levelwise`` is the same search written plainly (every node scored
+as the descent reaches it, all games level by level until the deepest reaches its leaf); the
+two give identical results (tests/test_muzero_search.py).
 
 Two selection rules, each an object that ``search`` is handed (``selection_rule(config)`` picks
 the config's), so that the search itself is one loop for both (as DeepMind's mctx separates them):
@@ -29,7 +34,7 @@ the config's), so that the search itself is one loop for both (as DeepMind's mct
   deterministically to match the improved policy softmax(logits + sigma(completed Q)). The
   policy target is that improved policy at the root.
 
-A rule scores any set of (game, node) pairs (``select``), may override the root's choice per
+A rule scores any set of nodes, given as rows (``select``), may override the root's choice per
 simulation (``root``: Gumbel's sequential halving), and says whether its scores read the game's
 value bounds (``bounded``).
 
@@ -39,6 +44,7 @@ games searches exactly as B separate searches with the same generators would.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -59,32 +65,61 @@ class SearchResult:
 
 class _Trees:
     def __init__(self, batch: int, nodes: int, actions: int, latent: int, device):
+        self.size = nodes  # nodes per tree: node n of game g is row g * size + n
+        self.games = np.arange(batch)
+        self.roots = self.games * nodes  # each game's root row
+        # past the last row: a sink where a game that reached its leaf waits for the others
+        # (its choice is action 0, its child itself), so a descent level never drops games
+        self.sink = batch * nodes
         self.children = np.full((batch, nodes, actions), -1, dtype=np.int64)
+        self.child_rows = np.full((batch * nodes, actions), self.sink)  # the children again, as rows (sink: none)
         self.prior = np.zeros((batch, nodes, actions))
         self.logits = np.zeros((batch, nodes, actions))
         self.visits = np.zeros((batch, nodes, actions))
         self.value_sum = np.zeros((batch, nodes, actions))
         self.reward = np.zeros((batch, nodes, actions))
         self.node_value = np.zeros((batch, nodes))  # the network's value estimate of each node
+        self.visited = np.zeros((batch, nodes), dtype=bool)  # nodes with a visited edge (their Q read the bounds)
         self.states = torch.zeros(batch, nodes, latent, device=device)
         self.low = np.full(batch, np.inf)
         self.high = np.full(batch, -np.inf)
-        self.best = np.zeros((batch, nodes), dtype=np.int64)  # the action the rule chooses at each node now
-        self.next = np.full((batch, nodes), -1, dtype=np.int64)  # the child along it (-1: not expanded yet)
+        self.best = np.zeros(batch * nodes + 1, dtype=np.int64)  # by row: the action the rule chooses there now
+        self.next = np.full(batch * nodes + 1, self.sink)  # by row: the child's row along it (sink: none yet)
 
-    def normalised(self, q: np.ndarray, games: np.ndarray | None = None) -> np.ndarray:
-        """Min-max normalised values, in [0, 1]: q is (B, ...) with the game first, or (P, ...) for
-        the P games ``games`` (one per row)."""
-        low, high = (self.low, self.high) if games is None else (self.low[games], self.high[games])
-        span = np.maximum(high - low, 0.01)  # LightZero's value_delta_max
-        low = np.where(np.isfinite(low), low, 0.0)
-        shape = (-1,) + (1,) * (q.ndim - 1)
-        return np.clip((q - low.reshape(shape)) / span.reshape(shape), 0.0, 1.0)
+    def by_row(self, array: np.ndarray) -> np.ndarray:
+        """A (B, nodes, A) array as (B * nodes, A), one row per node (a view)."""
+        return array.reshape(-1, array.shape[-1])
 
 
 def to_scalar(logits: torch.Tensor, config: MuZeroConfig) -> torch.Tensor:
     """Values or rewards from the network's categorical logits (B, support) -> (B,)."""
     return support_to_scalar(logits, config.support_size, config.support_step)
+
+
+@functools.lru_cache(maxsize=16)
+def _support(size: int, step: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    return torch.arange(-size, size + 1, device=device, dtype=dtype) * step
+
+
+def _scalars(config: MuZeroConfig, *logits: torch.Tensor) -> np.ndarray:
+    """(k, B) float64 values or rewards from k (B, support) logit tensors: ``to_scalar``'s result
+    to the bit, for a fraction of its torch calls (each costs microseconds, however small the
+    tensor). The expectation over the support stays in torch, for all k at once (softmax and sum
+    work row by row: stacking changes no bit). h^-1's elementwise float32 steps run in NumPy,
+    whose correctly rounded +, *, / give torch's bits at a fraction of a torch call's overhead,
+    except the square root: torch's vectorised one is not correctly rounded, so it stays with
+    torch, on rows of length B (which elements take the vector path depends on the length)."""
+    if logits[0].device.type != "cpu":  # the argument above is about torch's CPU kernels
+        return np.stack([to_scalar(x, config).cpu().numpy() for x in logits]).astype(np.float64)
+    support = _support(config.support_size, config.support_step, logits[0].device, logits[0].dtype)
+    y = (torch.softmax(torch.stack(logits), -1) * support).sum(-1).numpy()
+    epsilon = 1e-3  # as distributional.inverse_value_transform, op for op
+    # the square root of all k in one call, on rows one element apart in memory: rows that cannot
+    # merge into one run are walked one by one, each as a tensor of length B
+    inner = np.empty((y.shape[0], y.shape[1] + 1), dtype=y.dtype)[:, :-1]
+    np.add(1.0, 4.0 * epsilon * (np.abs(y) + 1.0 + epsilon), out=inner)
+    root = (torch.sqrt(torch.from_numpy(inner)).numpy() - 1.0) / (2.0 * epsilon)
+    return (np.sign(y) * (root * root - 1.0)).astype(np.float64)
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -138,9 +173,9 @@ class PUCT:
         """(B,) the root's action in ``simulation`` where the rule sets it apart; None: as any node."""
         return None
 
-    def select(self, trees: _Trees, games: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-        """(P,) the action chosen at node ``nodes[i]`` of game ``games[i]``, from the tree as it is."""
-        return _puct_action(trees, games, nodes, self.config)
+    def select(self, trees: _Trees, rows: np.ndarray) -> np.ndarray:
+        """(P,) the action chosen at each node of ``rows`` (game * size + node), from the tree as it is."""
+        return _puct_action(trees, rows, self.config)
 
     def finish(self, trees: _Trees, generators: list, explore: bool) -> tuple[np.ndarray, np.ndarray]:
         """(B,) the actions played and (B, A) the policy target, after the last simulation."""
@@ -178,7 +213,8 @@ class Gumbel:
     def root(self, trees: _Trees, simulation: int) -> np.ndarray:
         return _gumbel_root_action(trees, self.gumbel, self.logits, self.considered, self.schedule[simulation])
 
-    def select(self, trees: _Trees, games: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    def select(self, trees: _Trees, rows: np.ndarray) -> np.ndarray:
+        games, nodes = np.divmod(rows, trees.size)
         return _gumbel_interior_action(trees, games, nodes)
 
     def finish(self, trees: _Trees, generators: list, explore: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -199,29 +235,32 @@ def selection_rule(config: MuZeroConfig) -> PUCT | Gumbel:
     return Gumbel(config) if config.gumbel else PUCT(config)
 
 
+@torch.inference_mode()  # once for the whole search: no autograd bookkeeping on its many small tensor ops
 def search(network, obs: torch.Tensor, generators: list[np.random.Generator], config: MuZeroConfig,
            explore: bool, rule: PUCT | Gumbel | None = None) -> SearchResult:  # fmt: skip
     """Search from the observations of B games (one generator per game) with ``rule`` choosing the
     actions (default: the config's); see the module docstring. Shapes: obs (B, obs_dim) -> (B,) actions."""
     rule = rule or selection_rule(config)
-    batch, sims = obs.shape[0], config.num_simulations
-    rows = np.arange(batch)
     trees = plant(network, obs, generators, config, explore, rule)
 
-    _rescore(trees, rule, rows, np.zeros(batch, dtype=np.int64))
-    for sim in range(sims):
-        path, leaf_node, leaf_action = _descend(trees, rule, sim)
+    _rescore(trees, rule, trees.roots)
+    for sim in range(config.num_simulations):
+        path_rows, path_actions = _descend(trees, rule, sim)
+        on_path = path_rows < trees.sink  # (D, B): the levels each game's path has
+        depth = on_path.sum(axis=0)
+        leaf = depth - 1, trees.games  # each game's last level: its unexpanded edge
         index = sim + 1
-        value = expand(trees, network, config, rows, leaf_node, leaf_action, index)
-        nodes, moved = _backup(trees, path, value, config.decision_discount)
-        # re-score what changed: the nodes on the paths, the new leaves, and every node of a game
-        # whose value bounds moved when the rule's scores read them
-        stale = np.zeros((batch, sims + 1), dtype=bool)
-        stale.reshape(-1)[nodes] = True
-        stale[:, index] = True
-        if rule.bounded:
-            stale[moved, : index + 1] = True
-        _rescore(trees, rule, *np.nonzero(stale))
+        value = expand(trees, network, config, path_rows[leaf], path_actions[leaf], index)
+        rows, moved = _backup(trees, path_rows, path_actions, on_path, depth, value, config.decision_discount)
+        # re-score what changed: the nodes on the paths, the new leaves, and every visited node of
+        # a game whose value bounds moved when the rule's scores read them
+        if rule.bounded and moved.any():
+            stale = trees.visited & moved[:, None]  # a node with no visited edge reads no bounds
+            stale.reshape(-1)[rows] = True
+            stale[:, index] = True
+            _rescore(trees, rule, np.flatnonzero(stale))
+        else:
+            _rescore(trees, rule, np.concatenate((rows, trees.roots + index)))
 
     visits = trees.visits[:, 0].copy()
     value = trees.value_sum[:, 0].sum(axis=1) / np.maximum(visits.sum(axis=1), 1)
@@ -229,51 +268,40 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
     return SearchResult(action, policy, value, visits)
 
 
-def _rescore(trees: _Trees, rule, games: np.ndarray, nodes: np.ndarray) -> None:
-    """Store the rule's current choice at each (game, node) pair, and the child along it."""
-    action = rule.select(trees, games, nodes)
-    trees.best[games, nodes] = action
-    trees.next[games, nodes] = trees.children[games, nodes, action]
+def _rescore(trees: _Trees, rule, rows: np.ndarray) -> None:
+    """Store the rule's current choice at each node of ``rows``, and the child's row along it."""
+    action = rule.select(trees, rows)
+    trees.best[rows] = action
+    trees.next[rows] = trees.child_rows[rows, action]
 
 
-def _descend(trees: _Trees, rule, simulation: int) -> tuple[list, np.ndarray, np.ndarray]:
-    """Each game's path from its root along the stored choices to the first unexpanded edge.
-
-    Returns the path as one (games, nodes, actions) triple of arrays per depth (the games still
-    descending at that depth; nodes as flat indices into the (B, nodes) arrays), and (B,) the node
-    and action of each game's unexpanded edge. A game leaves the arrays at its own leaf, so a level
-    costs a few lookups over the games still in it, however deep the other games descend."""
-    batch, size = trees.best.shape
-    best, following = trees.best.reshape(-1), trees.next.reshape(-1)
-    games = np.arange(batch)
-    nodes = games * size  # the roots
+def _descend(trees: _Trees, rule, simulation: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each game's path from its root along the stored choices to the first unexpanded edge, as
+    (D, B) rows and actions, D the deepest game's depth; a game that reached its leaf sits in the
+    sink row for the levels below. A level costs three lookups, however deep the games go."""
+    best, following = trees.best, trees.next
+    rows = trees.roots
     action = rule.root(trees, simulation)
     if action is None:
-        action, child = best[nodes], following[nodes]
+        action, child = best[rows], following[rows]
     else:
-        child = trees.children[games, 0, action]
-    leaf_node, leaf_action = np.empty(batch, dtype=np.int64), np.empty(batch, dtype=np.int64)
-    path = []
-    while True:
-        path.append((games, nodes, action))
-        expanded = child >= 0
-        if not expanded.all():
-            ends = ~expanded
-            leaf_node[games[ends]], leaf_action[games[ends]] = nodes[ends] - games[ends] * size, action[ends]
-            if not expanded.any():
-                return path, leaf_node, leaf_action
-            games, child = games[expanded], child[expanded]
-        nodes = games * size + child
-        action, child = best[nodes], following[nodes]
+        child = trees.child_rows[rows, action]
+    path_rows, path_actions = [rows], [action]
+    while (child < trees.sink).any():
+        rows = child
+        action, child = best[rows], following[rows]
+        path_rows.append(rows)
+        path_actions.append(action)
+    return np.array(path_rows), np.array(path_actions)
 
 
 def plant(network, obs: torch.Tensor, generators: list[np.random.Generator], config: MuZeroConfig, explore: bool,
           rule: PUCT | Gumbel) -> _Trees:  # fmt: skip
-    """B trees, each with its root expanded from one network call on the observations."""
-    with torch.no_grad():
-        state, policy_logits, value_logits = network.initial(obs)
-        root_value = to_scalar(value_logits, config).cpu().numpy().astype(np.float64)
-        logits = policy_logits.cpu().numpy().astype(np.float64)
+    """B trees, each with its root expanded from one network call on the observations. Call it
+    under ``torch.inference_mode()`` (as ``search`` does)."""
+    state, policy_logits, value_logits = network.initial(obs)
+    (root_value,) = _scalars(config, value_logits)
+    logits = policy_logits.cpu().numpy().astype(np.float64)
     trees = _Trees(obs.shape[0], config.num_simulations + 1, config.num_actions, state.shape[-1], state.device)
     trees.states[:, 0] = state
     trees.logits[:, 0] = logits
@@ -282,57 +310,72 @@ def plant(network, obs: torch.Tensor, generators: list[np.random.Generator], con
     return trees
 
 
-def expand(trees, network, config: MuZeroConfig, rows: np.ndarray, leaf_node: np.ndarray, leaf_action: np.ndarray,
+def expand(trees: _Trees, network, config: MuZeroConfig, leaf_row: np.ndarray, leaf_action: np.ndarray,
            index: int) -> np.ndarray:  # fmt: skip
-    """One network call expands each game's leaf (``leaf_node``'s child along ``leaf_action``) as
-    node ``index``: its state, reward, prior and value; returns the leaves' values."""
-    with torch.no_grad():
-        parent = trees.states[torch.as_tensor(rows), torch.as_tensor(leaf_node)]
-        action_tensor = torch.as_tensor(leaf_action, device=parent.device)
-        new_state, reward_logits, policy_logits, value_logits = network.recurrent(parent, action_tensor)
-        reward = to_scalar(reward_logits, config).cpu().numpy().astype(np.float64)
-        value = to_scalar(value_logits, config).cpu().numpy().astype(np.float64)
-        child_logits = policy_logits.cpu().numpy().astype(np.float64)
+    """One network call expands each game's leaf (the child of row ``leaf_row`` along
+    ``leaf_action``) as node ``index``: its state, reward, prior and value; returns the leaves'
+    values (B,). Call it under ``torch.inference_mode()`` (as ``search`` does)."""
+    states = trees.states.view(-1, trees.states.shape[-1])
+    parent = torch.index_select(states, 0, torch.from_numpy(leaf_row).to(states.device))
+    action = torch.from_numpy(leaf_action).to(states.device)
+    new_state, reward_logits, policy_logits, value_logits = network.recurrent(parent, action)
+    reward, value = _scalars(config, reward_logits, value_logits)
     trees.states[:, index] = new_state
-    trees.children[rows, leaf_node, leaf_action] = index
-    trees.reward[rows, leaf_node, leaf_action] = reward
-    trees.logits[:, index] = child_logits
-    trees.prior[:, index] = softmax(child_logits)
+    edges = leaf_row * trees.children.shape[-1] + leaf_action
+    trees.children.reshape(-1)[edges] = index
+    trees.child_rows.reshape(-1)[edges] = trees.roots + index
+    trees.reward.reshape(-1)[edges] = reward
+    logits = trees.logits[:, index]
+    logits[:] = policy_logits.cpu().numpy()
+    trees.prior[:, index] = softmax(logits)
     trees.node_value[:, index] = value
     return value
 
 
-def _backup(trees: _Trees, path: list, value: np.ndarray, discount: float) -> tuple[np.ndarray, np.ndarray]:
-    """Back the leaves' values (B,) up each game's path: returns r + discount * G from the leaf
-    up, added to the visit counts, value sums and the game's value bounds. Returns the flat indices
-    of the paths' nodes and (B,) whether each game's bounds moved."""
-    actions = trees.visits.shape[-1]
-    reward = trees.reward.reshape(-1)
-    ret = value.copy()
-    returns = []
-    for games, nodes, action in reversed(path):
-        ret[games] = reward[nodes * actions + action] + discount * ret[games]
-        returns.append(ret[games])
-    games, nodes, action = (np.concatenate(part) for part in zip(*path))
-    returns = np.concatenate(returns[::-1])
-    edges = nodes * actions + action  # one edge per (game, depth): no edge repeats
+def _backup(trees: _Trees, rows: np.ndarray, actions: np.ndarray, on_path: np.ndarray, depth: np.ndarray,
+            value: np.ndarray, discount: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Back the leaves' values (B,) up each game's path (``_descend``'s (D, B) rows and actions,
+    ``on_path`` where they are not the sink, ``depth`` (B,) levels per game): returns
+    r + discount * G from the leaf up, added to the visit counts, value sums and the game's
+    value bounds. Returns the rows of the paths' nodes and (B,) whether each game's bounds moved."""
+    # the paths' edges game after game, each from its root down
+    rows, actions = rows.T[on_path.T], actions.T[on_path.T]
+    edges = rows * trees.visits.shape[-1] + actions  # one edge per (game, level): no edge repeats
+    reward = trees.reward.reshape(-1)[edges].tolist()
+    # the returns in Python floats, whose IEEE double arithmetic is NumPy's, without a NumPy call
+    # per level (most of a simulation's cost outside the network is per-call overhead)
+    returns, starts, end = [0.0] * len(reward), [], 0
+    for ret, length in zip(value.tolist(), depth.tolist()):
+        start, end = end, end + length
+        starts.append(start)
+        for i in range(end - 1, start - 1, -1):
+            ret = returns[i] = reward[i] + discount * ret
+    returns = np.array(returns)
     trees.visits.reshape(-1)[edges] += 1
     trees.value_sum.reshape(-1)[edges] += returns
-    low, high = trees.low.copy(), trees.high.copy()
-    np.minimum.at(trees.low, games, returns)
-    np.maximum.at(trees.high, games, returns)
-    return nodes, (trees.low != low) | (trees.high != high)
+    trees.visited.reshape(-1)[rows] = True
+    low, high = np.minimum.reduceat(returns, starts), np.maximum.reduceat(returns, starts)
+    moved = (low < trees.low) | (high > trees.high)
+    trees.low, trees.high = np.minimum(trees.low, low), np.maximum(trees.high, high)
+    return rows, moved
 
 
-def _puct_action(trees: _Trees, games: np.ndarray, nodes: np.ndarray, config: MuZeroConfig) -> np.ndarray:
-    """(P,) the pUCT choice at node ``nodes[i]`` of game ``games[i]``."""
-    visits = trees.visits[games, nodes]
+def _puct_action(trees: _Trees, rows: np.ndarray, config: MuZeroConfig) -> np.ndarray:
+    """(P,) the pUCT choice at each node of ``rows``."""
+    visits = trees.by_row(trees.visits)[rows]
+    seen = visits > 0
     total = visits.sum(axis=1, keepdims=True)
-    q = np.divide(trees.value_sum[games, nodes], visits, out=np.zeros_like(visits), where=visits > 0)
-    q = np.where(visits > 0, trees.normalised(q, games), 0.0)
+    q = trees.by_row(trees.value_sum)[rows] / np.maximum(visits, 1.0)  # unvisited: 0 / 1, masked below
+    # min-max normalised with the game's value bounds, in [0, 1] (np.clip's Python wrapper costs
+    # more than the two ufuncs); before a game's first backup the bounds are infinite, but no
+    # edge is visited then
+    games = (rows // trees.size)[:, None]
+    low = trees.low[games]
+    span = np.maximum(trees.high[games] - low, 0.01)  # LightZero's value_delta_max
+    q = np.where(seen, np.minimum(np.maximum((q - low) / span, 0.0), 1.0), 0.0)
     c = config.pb_c_init + np.log((total + config.pb_c_base + 1) / config.pb_c_base)
-    score = q + trees.prior[games, nodes] * np.sqrt(total + 1) / (1 + visits) * c
-    return np.argmax(score, axis=1)
+    score = q + trees.by_row(trees.prior)[rows] * np.sqrt(total + 1) / (1 + visits) * c
+    return score.argmax(axis=1)
 
 
 def _gumbel_top_k(scores: np.ndarray, k: int) -> np.ndarray:
