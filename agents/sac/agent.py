@@ -2,9 +2,8 @@
 
 Speed (see benchmarks/RESULTS.md): the twin critics are one ensemble network (one batched
 matmul per layer); the critic, actor and temperature losses are summed and back-propagated
-once, the actor's pass through the critic computes no critic weight gradients (detached weights;
-on the CPU the critic's two passes are one node with a hand-written backward,
-``agents.sac.critic_pair``), one Adam with three parameter groups steps everything,
+once, the actor's pass through the critic uses detached critic weights (so no critic weight
+gradients are computed and thrown away), one Adam with three parameter groups steps everything,
 and the target critics move with one fused ``_foreach_lerp_``. With ``graph_update`` all of it is
 one function that never waits for the device, recorded as one CUDA graph on a GPU
 (``agents.common.graphs``).
@@ -118,10 +117,11 @@ class SACAgent(Learner):
             next_action, next_log_prob = losses.squashed_gaussian_sample(mean, log_std, noise[0])
             next_q = self.critic_target(next_obs, self._to_env(next_action))
             target = losses.soft_target(reward, terminated, next_q, next_log_prob, alpha, config.gamma)
+        q = self.critic(obs, action)
+        critic_loss = losses.critic_loss(q, target)
         mean, log_std = self.actor(obs)
         pi_action, log_prob = losses.squashed_gaussian_sample(mean, log_std, noise[1])
-        q, q_pi = self.critic.pair(obs, action, self._to_env(pi_action))  # q_pi trains the actor only
-        critic_loss = losses.critic_loss(q, target)
+        q_pi = self.critic(obs, self._to_env(pi_action), detach_params=True)
         actor_loss = losses.actor_loss(q_pi, log_prob, alpha)
         if config.autotune_alpha:
             alpha_loss = losses.alpha_loss(self.log_alpha, log_prob, self.target_entropy)

@@ -7,7 +7,6 @@ from torch import nn
 
 from agents.common.features import FEATURES, with_features
 from agents.common.nets import EnsembleMLP, mlp
-from agents.sac.critic_pair import CriticPair
 
 
 class Actor(nn.Module):
@@ -38,14 +37,3 @@ class Critic(nn.Module):
     def forward(self, obs: torch.Tensor, action: torch.Tensor, detach_params: bool = False) -> torch.Tensor:
         inputs = torch.cat([with_features(obs, self.features), action], dim=-1)
         return self.q(inputs, detach_params=detach_params).squeeze(-1)
-
-    def pair(
-        self, obs: torch.Tensor, action: torch.Tensor, pi_action: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Q(obs, action) and Q(obs, pi_action), each (E, B); the second's gradient reaches
-        ``pi_action`` but not the weights (the actor loss must not train the critic). On the CPU
-        one node with a hand-written backward (``agents.sac.critic_pair``)."""
-        if obs.device.type != "cpu":
-            return self(obs, action), self(obs, pi_action, detach_params=True)
-        features = with_features(obs, self.features)
-        return CriticPair.apply(features, action, pi_action, *self.q.weights, *self.q.biases)
