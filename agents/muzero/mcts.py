@@ -11,15 +11,14 @@ child along it (``_Trees.next``). A node's choice changes only when its own stat
 (it lay on the path just backed up, or it was just created) or, for pUCT, when its game's min-max
 value bounds move and it has a visited edge (an unvisited child's score reads no bounds); after
 each backup exactly those nodes are re-scored, in one vectorised call for all games. So a
-simulation's descent only follows those pointers: every game walks down to its own leaf and
-waits there in a sink row while the deeper games go on, so a level of the descent costs a few
-array lookups whatever the batch. The network then expands one leaf per game in a single call,
-and the values are backed up along each game's path. With the network called once per
-simulation, what the search adds around it is a count of small NumPy and torch calls, each
-costing microseconds however small its arrays; the code keeps that count low (see
-``_scalars``). ``agents.muzero.levelwise`` is the same search written plainly (every node scored
-as the descent reaches it, all games level by level until the deepest reaches its leaf); the
-two give identical results (tests/test_muzero_search.py).
+simulation's descent only follows those pointers, a couple of list lookups per step. The network
+then expands one leaf per game in a single call, and the values are backed up along each game's
+path. With the network called once per simulation, what the search adds around it is a count of
+small NumPy and torch calls, each costing microseconds however small its arrays; the code keeps
+that count low (see ``_scalars``, ``_descend`` and ``_backup``). ``agents.muzero.levelwise`` is
+the same search written plainly (every node scored as the descent reaches it, all games level by
+level until the deepest reaches its leaf); the two give identical results
+(tests/test_muzero_search.py).
 
 Two selection rules, each an object that ``search`` is handed (``selection_rule(config)`` picks
 the config's), so that the search itself is one loop for both (as DeepMind's mctx separates them):
@@ -68,11 +67,8 @@ class _Trees:
         self.size = nodes  # nodes per tree: node n of game g is row g * size + n
         self.games = np.arange(batch)
         self.roots = self.games * nodes  # each game's root row
-        # past the last row: a sink where a game that reached its leaf waits for the others
-        # (its choice is action 0, its child itself), so a descent level never drops games
-        self.sink = batch * nodes
         self.children = np.full((batch, nodes, actions), -1, dtype=np.int64)
-        self.child_rows = np.full((batch * nodes, actions), self.sink)  # the children again, as rows (sink: none)
+        self.child_rows = np.full((batch * nodes, actions), -1)  # the children again, as rows
         self.prior = np.zeros((batch, nodes, actions))
         self.logits = np.zeros((batch, nodes, actions))
         self.visits = np.zeros((batch, nodes, actions))
@@ -83,8 +79,8 @@ class _Trees:
         self.states = torch.zeros(batch, nodes, latent, device=device)
         self.low = np.full(batch, np.inf)
         self.high = np.full(batch, -np.inf)
-        self.best = np.zeros(batch * nodes + 1, dtype=np.int64)  # by row: the action the rule chooses there now
-        self.next = np.full(batch * nodes + 1, self.sink)  # by row: the child's row along it (sink: none yet)
+        self.best = np.zeros(batch * nodes, dtype=np.int64)  # by row: the action the rule chooses there now
+        self.next = np.full(batch * nodes, -1)  # by row: the child's row along it (-1: not expanded yet)
 
     def by_row(self, array: np.ndarray) -> np.ndarray:
         """A (B, nodes, A) array as (B * nodes, A), one row per node (a view)."""
@@ -245,13 +241,10 @@ def search(network, obs: torch.Tensor, generators: list[np.random.Generator], co
 
     _rescore(trees, rule, trees.roots)
     for sim in range(config.num_simulations):
-        path_rows, path_actions = _descend(trees, rule, sim)
-        on_path = path_rows < trees.sink  # (D, B): the levels each game's path has
-        depth = on_path.sum(axis=0)
-        leaf = depth - 1, trees.games  # each game's last level: its unexpanded edge
+        rows, actions, depth, leaf_row, leaf_action = _descend(trees, rule, sim)
         index = sim + 1
-        value = expand(trees, network, config, path_rows[leaf], path_actions[leaf], index)
-        rows, moved = _backup(trees, path_rows, path_actions, on_path, depth, value, config.decision_discount)
+        value = expand(trees, network, config, leaf_row, leaf_action, index)
+        moved = _backup(trees, rows, actions, depth, value, config.decision_discount)
         # re-score what changed: the nodes on the paths, the new leaves, and every visited node of
         # a game whose value bounds moved when the rule's scores read them
         if rule.bounded and moved.any():
@@ -275,24 +268,35 @@ def _rescore(trees: _Trees, rule, rows: np.ndarray) -> None:
     trees.next[rows] = trees.child_rows[rows, action]
 
 
-def _descend(trees: _Trees, rule, simulation: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each game's path from its root along the stored choices to the first unexpanded edge, as
-    (D, B) rows and actions, D the deepest game's depth; a game that reached its leaf sits in the
-    sink row for the levels below. A level costs three lookups, however deep the games go."""
-    best, following = trees.best, trees.next
-    rows = trees.roots
-    action = rule.root(trees, simulation)
-    if action is None:
-        action, child = best[rows], following[rows]
+def _descend(trees: _Trees, rule, simulation: int) -> tuple[np.ndarray, np.ndarray, list, np.ndarray, np.ndarray]:
+    """Each game's path from its root along the stored choices to the first unexpanded edge.
+
+    Returns the rows and actions of the paths' edges, game after game, each from its root down;
+    the number of edges of each game's path; and (B,) the row and action of each game's
+    unexpanded edge. The walk is plain Python over lists: a step is two list lookups, where a
+    vectorised level over the games would cost several NumPy calls (microseconds each), and
+    hockey's trees are a few levels deep."""
+    best, following = trees.best.tolist(), trees.next.tolist()
+    roots = trees.roots
+    chosen = rule.root(trees, simulation)
+    if chosen is None:
+        first = [(row, best[row], following[row]) for row in roots.tolist()]
     else:
-        child = trees.child_rows[rows, action]
-    path_rows, path_actions = [rows], [action]
-    while (child < trees.sink).any():
-        rows = child
-        action, child = best[rows], following[rows]
-        path_rows.append(rows)
-        path_actions.append(action)
-    return np.array(path_rows), np.array(path_actions)
+        first = zip(roots.tolist(), chosen.tolist(), trees.child_rows[roots, chosen].tolist())
+    rows, actions, depth, leaf_row, leaf_action = [], [], [], [], []
+    for row, action, child in first:
+        start = len(rows)
+        rows.append(row)
+        actions.append(action)
+        while child >= 0:
+            row = child
+            action, child = best[row], following[row]
+            rows.append(row)
+            actions.append(action)
+        depth.append(len(rows) - start)
+        leaf_row.append(row)
+        leaf_action.append(action)
+    return np.array(rows), np.array(actions), depth, np.array(leaf_row), np.array(leaf_action)
 
 
 def plant(network, obs: torch.Tensor, generators: list[np.random.Generator], config: MuZeroConfig, explore: bool,
@@ -332,20 +336,18 @@ def expand(trees: _Trees, network, config: MuZeroConfig, leaf_row: np.ndarray, l
     return value
 
 
-def _backup(trees: _Trees, rows: np.ndarray, actions: np.ndarray, on_path: np.ndarray, depth: np.ndarray,
-            value: np.ndarray, discount: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Back the leaves' values (B,) up each game's path (``_descend``'s (D, B) rows and actions,
-    ``on_path`` where they are not the sink, ``depth`` (B,) levels per game): returns
-    r + discount * G from the leaf up, added to the visit counts, value sums and the game's
-    value bounds. Returns the rows of the paths' nodes and (B,) whether each game's bounds moved."""
-    # the paths' edges game after game, each from its root down
-    rows, actions = rows.T[on_path.T], actions.T[on_path.T]
+def _backup(trees: _Trees, rows: np.ndarray, actions: np.ndarray, depth: list, value: np.ndarray,
+            discount: float) -> np.ndarray:  # fmt: skip
+    """Back the leaves' values (B,) up each game's path (``_descend``'s rows and actions, game
+    after game, ``depth[g]`` edges for game g): returns r + discount * G from the leaf up, added
+    to the visit counts, value sums and the game's value bounds. Returns (B,) whether each game's
+    bounds moved."""
     edges = rows * trees.visits.shape[-1] + actions  # one edge per (game, level): no edge repeats
     reward = trees.reward.reshape(-1)[edges].tolist()
     # the returns in Python floats, whose IEEE double arithmetic is NumPy's, without a NumPy call
     # per level (most of a simulation's cost outside the network is per-call overhead)
     returns, starts, end = [0.0] * len(reward), [], 0
-    for ret, length in zip(value.tolist(), depth.tolist()):
+    for ret, length in zip(value.tolist(), depth):
         start, end = end, end + length
         starts.append(start)
         for i in range(end - 1, start - 1, -1):
@@ -357,7 +359,7 @@ def _backup(trees: _Trees, rows: np.ndarray, actions: np.ndarray, on_path: np.nd
     low, high = np.minimum.reduceat(returns, starts), np.maximum.reduceat(returns, starts)
     moved = (low < trees.low) | (high > trees.high)
     trees.low, trees.high = np.minimum(trees.low, low), np.maximum(trees.high, high)
-    return rows, moved
+    return moved
 
 
 def _puct_action(trees: _Trees, rows: np.ndarray, config: MuZeroConfig) -> np.ndarray:
