@@ -11,7 +11,7 @@ import torch
 
 from agents.muzero import MuZeroConfig
 from agents.muzero.levelwise import search_levelwise
-from agents.muzero.mcts import search
+from agents.muzero.mcts import _scalars, search, to_scalar
 from agents.muzero.networks import MuZeroNetwork
 
 
@@ -41,3 +41,19 @@ def test_search_equals_the_level_by_level_search(gumbel, explore, batch, peaky):
     np.testing.assert_array_equal(fast.policy, plain.policy)
     np.testing.assert_array_equal(fast.value, plain.value)
     assert (fast.visits.sum(axis=1) == config.num_simulations).all()
+
+
+@pytest.mark.parametrize("support_step", [1.0, 0.5])
+def test_fast_decoding_equals_to_scalar_to_the_bit(support_step):
+    """The search decodes rewards and values with ``mcts._scalars``, NumPy standing in for most of
+    ``to_scalar``'s torch calls; it must give the same bits at every batch size, since which
+    elements take torch's vectorised paths depends on the length (a torch upgrade can change that)."""
+    config = MuZeroConfig(support_size=10, support_step=support_step)
+    rng = np.random.default_rng(0)
+    width = 2 * config.support_size + 1
+    for batch in range(1, 71):
+        first, second = (torch.as_tensor(rng.normal(scale=4.0, size=(batch, width)), dtype=torch.float32) for _ in "ab")
+        fast = _scalars(config, first, second)
+        for row, logits in zip(fast, (first, second)):
+            expected = to_scalar(logits, config).numpy().astype(np.float64)
+            np.testing.assert_array_equal(row, expected, err_msg=f"batch {batch}")
