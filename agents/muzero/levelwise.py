@@ -44,7 +44,8 @@ def search_levelwise(
             if action is None:
                 action = rule.select(trees, rows * trees.size + node)
             path.append((node.copy(), action, active.copy()))
-            child = trees.children[rows, node, action]
+            child_row = trees.child_rows[rows * trees.size + node, action]
+            child = np.where(child_row >= 0, child_row - rows * trees.size, -1)
             leaf = active & (child < 0)
             leaf_node[leaf], leaf_action[leaf] = node[leaf], action[leaf]
             active &= child >= 0

@@ -65,10 +65,8 @@ class SearchResult:
 class _Trees:
     def __init__(self, batch: int, nodes: int, actions: int, latent: int, device):
         self.size = nodes  # nodes per tree: node n of game g is row g * size + n
-        self.games = np.arange(batch)
-        self.roots = self.games * nodes  # each game's root row
-        self.children = np.full((batch, nodes, actions), -1, dtype=np.int64)
-        self.child_rows = np.full((batch * nodes, actions), -1)  # the children again, as rows
+        self.roots = np.arange(batch) * nodes  # each game's root row
+        self.child_rows = np.full((batch * nodes, actions), -1)  # by row and action: the child's row (-1: none)
         self.prior = np.zeros((batch, nodes, actions))
         self.logits = np.zeros((batch, nodes, actions))
         self.visits = np.zeros((batch, nodes, actions))
@@ -325,8 +323,7 @@ def expand(trees: _Trees, network, config: MuZeroConfig, leaf_row: np.ndarray, l
     new_state, reward_logits, policy_logits, value_logits = network.recurrent(parent, action)
     reward, value = _scalars(config, reward_logits, value_logits)
     trees.states[:, index] = new_state
-    edges = leaf_row * trees.children.shape[-1] + leaf_action
-    trees.children.reshape(-1)[edges] = index
+    edges = leaf_row * trees.child_rows.shape[-1] + leaf_action
     trees.child_rows.reshape(-1)[edges] = trees.roots + index
     trees.reward.reshape(-1)[edges] = reward
     logits = trees.logits[:, index]
