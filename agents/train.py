@@ -30,7 +30,7 @@ import torch
 from agents.base import OPPONENT_ACTION, AgentSpec, FrozenPolicy
 from agents.checkpoint import CheckpointError, load_checkpoint, read_payload
 from agents.collect import Collector
-from agents.common.buffer import ReplayBuffer, mirror_rows
+from agents.common.buffer import Batch, ReplayBuffer, join_batches, mirror_rows
 from agents.common.logger import make_logger
 from agents.common.runtime import resolve_device, rng_states, seed_everything, set_rng_states
 from agents.registry import entry, make_agent, make_config, make_policy, refuse_shape_changes, save_policy
@@ -114,6 +114,18 @@ class TrainConfig:
     """Frames each of the learner's training actions is held for: it decides every frame_hold
     frames and stores one transition per decision, rewards summed over the held frames (the
     course's 1st-placed WS24/25 team trained with 2). Evaluation and rating games act every frame."""
+    kept_opponents: str = ""
+    """Comma-separated opponents (names as in --opponents, without weights) whose games also go into
+    a second replay buffer that turns over only with their own games; in a league, "externals" names
+    its external members. Empty: no second buffer."""
+    kept_share: float = 0.0
+    """Share of every sampled batch drawn from the kept opponents' buffer (once it holds transitions):
+    what was learnt against them stays in the batches after the main buffer has turned over, while
+    they take only a small share of the games (a team of the course's WS25/26 tournament kept anchor
+    games apart at 1/3 of each batch, shared/design/agents.md section 7). Single-transition agents
+    (SAC) only."""
+    kept_size: int = 200_000
+    """Capacity of the kept opponents' buffer in transitions."""
     threads: int = 1
     """torch CPU threads (0: torch's default)."""
     progress: bool = True
@@ -122,7 +134,7 @@ class TrainConfig:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        positive = ("steps", "n_envs", "buffer_size", "eval_games", "checkpoint_every", "log_every")
+        positive = ("steps", "n_envs", "buffer_size", "kept_size", "eval_games", "checkpoint_every", "log_every")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -138,7 +150,19 @@ class TrainConfig:
             raise ValueError(f"frame_hold must be a positive integer (frames per decision), got {self.frame_hold!r}")
         if not 0 <= self.curriculum_fraction < 1:
             raise ValueError(f"curriculum_fraction must lie in [0, 1), got {self.curriculum_fraction}")
+        if not 0 <= self.kept_share < 1:
+            raise ValueError(f"kept_share must lie in [0, 1) (the share of each batch), got {self.kept_share}")
+        if self.kept_share and not kept_names(self.kept_opponents):
+            raise ValueError("kept_share needs kept_opponents: the opponents whose games the second buffer keeps")
         reward_function(self.reward)  # an unknown name fails here, before anything is built
+
+
+KEPT_EXTERNALS = "externals"  # kept_opponents in a league: every external member
+
+
+def kept_names(text: str) -> set[str]:
+    """kept_opponents -> the set of names it lists ('strong, py:a.py:load' -> {'strong', 'py:a.py:load'})."""
+    return {part.strip() for part in text.split(",") if part.strip()}
 
 
 def parse_opponents(text: str) -> list[tuple[str, float]]:
@@ -245,8 +269,25 @@ def build_trainer(config: TrainConfig, evaluator=None, hooks: Hooks | None = Non
         extras=agent.buffer_extras,  # e.g. MuZero's search policies
         prioritized=agent.prioritized,
     )
+    kept = None
+    if config.kept_opponents:
+        if agent.sequence_length != 1 or agent.prioritized:
+            raise ValueError(
+                f"kept_opponents needs an agent that learns from single transitions (sac); {config.agent} "
+                "samples sequences from its buffer's streams"
+            )
+        names = kept_names(config.kept_opponents)
+        unknown = names - {name for name, _ in opponent_items}
+        if unknown and resolve_opponent is None:  # a league's members come and go: it names them itself
+            raise ValueError(
+                f"kept_opponents names {', '.join(sorted(unknown))}, which --opponents does not list; "
+                f"expected some of {', '.join(name for name, _ in opponent_items)}"
+            )
+        # one stream: the kept games' transitions arrive a few at a time, from any of the games
+        kept = ReplayBuffer(config.kept_size, 1, spec.obs_dim, spec.action_dim, device=agent.device,
+                            extras=agent.buffer_extras)  # fmt: skip
     return Trainer(config, agent, collector, buffer, evaluator=evaluator, hooks=hooks,
-                   resolve_opponent=resolve_opponent, resume=resume, parent=parent)  # fmt: skip
+                   resolve_opponent=resolve_opponent, resume=resume, parent=parent, kept=kept)  # fmt: skip
 
 
 def hold_actions(collector: Collector, actions: np.ndarray, frames: int, mode_for):
@@ -286,7 +327,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, agent, collector: Collector, buffer: ReplayBuffer, *, evaluator=None,
                  hooks: Hooks | None = None, resolve_opponent=None, resume: Resume | None = None,
-                 parent: str | None = None):  # fmt: skip
+                 parent: str | None = None, kept: ReplayBuffer | None = None):  # fmt: skip
         self.config = config
         self.resolve_opponent = resolve_opponent  # label -> policy; set by a league, whose mix changes
         self.evaluator = evaluator
@@ -297,6 +338,8 @@ class Trainer:
         self._resume = resume
         self.resumed_from: Path | None = resume.path if resume is not None else None
         self.agent, self.collector, self.buffer = agent, collector, buffer
+        self.kept = kept  # the kept opponents' transitions (kept_opponents), or None
+        self.kept_labels = kept_names(config.kept_opponents)  # a league replaces "externals" by its members
         self.spec = agent.spec
         self.parent = parent
         self.sample_rng = np.random.default_rng([config.seed, 11])
@@ -458,6 +501,7 @@ class Trainer:
         else:
             actions = self.agent.act(obs, explore=True)
         extras = self.agent.last_extras()
+        labels, opponent = self.collector.labels, self.collector.opponent.copy()  # whom each game plays now
         next_obs, reward, terminated, truncated, ended, restarted = hold_actions(
             self.collector, actions, config.frame_hold, self.mode_for
         )
@@ -466,6 +510,11 @@ class Trainer:
         if ended:  # planners keep per-game state: new games start clean
             self.agent.reset(restarted)
         self.buffer.add(obs, actions, reward, next_obs, terminated, truncated, extras=extras)
+        if self.kept is not None:
+            for slot in np.flatnonzero([labels[index] in self.kept_labels for index in opponent]):
+                rows = slice(slot, slot + 1)
+                self.kept.add(obs[rows], actions[rows], reward[rows], next_obs[rows], terminated[rows],
+                              truncated[rows], extras={k: v[rows] for k, v in (extras or {}).items()})  # fmt: skip
         self.step += config.n_envs * config.frame_hold
         collected = time.perf_counter()
         self.timing["collect"] += collected - started
@@ -479,7 +528,7 @@ class Trainer:
             length = self.agent.sequence_length
             while self.update_debt >= 1.0:
                 if length == 1:
-                    batch = self.buffer.sample(self.agent.config.batch_size, self.sample_rng)
+                    batch = self.sample_transitions(self.agent.config.batch_size)
                 else:
                     batch = self.buffer.sample_sequences(self.agent.config.batch_size, length, self.sample_rng,
                                                          **self.agent.sampling)  # fmt: skip
@@ -493,6 +542,13 @@ class Trainer:
         if metrics:
             self.timing["update"] += time.perf_counter() - updating
         return metrics
+
+    def sample_transitions(self, size: int) -> Batch:
+        """A batch of single transitions: kept_share of it from the kept opponents' buffer once that
+        holds any, the rest from the main buffer."""
+        kept = round(size * self.config.kept_share) if self.kept is not None and len(self.kept) else 0
+        batch = self.buffer.sample(size - kept, self.sample_rng)
+        return join_batches(batch, self.kept.sample(kept, self.sample_rng)) if kept else batch
 
     def _record(self, episode: GameRecord) -> None:
         self.episodes += 1
@@ -598,6 +654,7 @@ class Trainer:
                 "mirror": self.mirror_rng.bit_generator.state,
             },
             buffer=self.buffer.state_dict() if self.config.save_replay else None,
+            kept=self.kept.state_dict() if self.kept is not None and self.config.save_replay else None,
         )
         write_training_checkpoint(self.checkpoint_path, payload, previous=self.previous_path)
 
@@ -609,9 +666,9 @@ class Trainer:
         """Restore the run from a training checkpoint's payload (``read_training_checkpoint``)."""
         path = self.resumed_from or self.checkpoint_path
         saved = payload["train_config"]
-        fixed = ("n_envs", "seed", "buffer_size", "updates_per_step", "reward")
+        fixed = ("n_envs", "seed", "buffer_size", "kept_size", "updates_per_step", "reward")
         for key in fixed if self.resolve_opponent is not None else (*fixed, "opponents"):
-            if saved[key] != getattr(self.config, key):
+            if saved.get(key, getattr(TrainConfig, key)) != getattr(self.config, key):  # keys added later: defaults
                 raise CheckpointError(
                     f"{path} was made with {key}={saved.get(key)!r}, this run has {getattr(self.config, key)!r}; "
                     "resume with the original settings (--steps, reporting options and the agent's --set may change)"
@@ -636,6 +693,10 @@ class Trainer:
             self.buffer.load_state_dict(payload["buffer"])
         elif self.step > 0:
             print(f"note: {path} holds no replay buffer; training continues from an empty one")
+        if self.kept is not None and payload.get("kept") is not None:
+            self.kept.load_state_dict(payload["kept"])
+        elif self.kept is not None and self.step > 0:
+            print(f"note: {path} holds no kept opponents' buffer; it fills from now on")
         self._record_agent_changes(payload["agent_config"])
 
     def _record_agent_changes(self, saved: dict) -> None:

@@ -68,7 +68,7 @@ def latest_checkpoint(path: Path, algorithm: str) -> tuple[dict, Path]:
 
 
 def training_payload(*, train_config: dict, agent, spec: dict, counters: dict, recent: dict, latest_eval: dict,
-                     collector: dict, rng: dict, buffer: dict | None) -> dict:  # fmt: skip
+                     collector: dict, rng: dict, buffer: dict | None, kept: dict | None = None) -> dict:  # fmt: skip
     """The checkpoint's contents (plain data and tensors) from the trainer's parts."""
     weights = {k: v.detach().cpu().clone() for k, v in agent.state_dict().items()}
     return {
@@ -87,6 +87,7 @@ def training_payload(*, train_config: dict, agent, spec: dict, counters: dict, r
         "collector": collector,
         "rng": rng,
         "buffer": buffer,
+        "kept": kept,  # the kept opponents' buffer (kept_opponents), if any
     }
 
 

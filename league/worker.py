@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.external import load_external
-from agents.train import Hooks, build_trainer
+from agents.train import KEPT_EXTERNALS, Hooks, build_trainer, kept_names
 from arena.match import play_games
 from evaluation.stats import WDL
 from league.config import LeagueConfig, LearnerSettings, open_league
@@ -232,6 +232,7 @@ class LearnerWorker:
         """A round resumed from the checkpoint that ended the round before it gets the mix it was
         given when it started (what it trained against the first time, so replayed games repeat)."""
         state = self.state
+        self._set_kept_labels(self.refresh())
         if state["phase"] == "train" and state.get("mix_round") == state["round"] and "mix" in state:
             if self.trainer.step == state.get("mix_step"):
                 playable, problems = self.pool.playable(state["mix"])
@@ -249,6 +250,7 @@ class LearnerWorker:
         promoted, problems = self.pool.playable(m for m, r in view.promotions.items() if r["promote"])
         for problem in problems:
             self.log(f"[{self.name}] excluded: {problem}")
+        self._set_kept_labels(view)
         own = [r for r in view.snapshots.values() if r["learner"] == self.name]
         latest = max(own, key=lambda r: r["step"])["member"] if own else None
         if latest is not None and self.pool.problem(latest) is not None:
@@ -285,6 +287,14 @@ class LearnerWorker:
         self.trainer.collector.set_opponents(mix, self.pool.policy)
         self.state.update(mix=mix, mix_step=self.trainer.step, mix_rng=self.mix_rng.bit_generator.state)
         self._add_time("matchmaking", time.perf_counter() - started)
+
+    def _set_kept_labels(self, view) -> None:
+        """The opponents whose games the trainer's second buffer keeps (train setting kept_opponents):
+        the names it lists, "externals" standing for the league's external members."""
+        names = kept_names(self.trainer.config.kept_opponents)
+        if KEPT_EXTERNALS in names:
+            external = {m for m, r in view.snapshots.items() if r.get("origin") == "external"}
+            self.trainer.kept_labels = (names - {KEPT_EXTERNALS}) | external
 
     def _record_training_game(self, episode) -> None:
         trainer = self.trainer

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_league import league_command, tiny_league_toml
 
 from agents.external import load_external
 from agents.registry import make_policy
+from agents.training_checkpoint import read_training_checkpoint
 from arena.match import play_games
+from league.layout import learner_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 SHABIN = ROOT.parent / "shared" / "external" / "shabin_sac.py"
@@ -130,3 +133,21 @@ def test_an_external_policy_with_a_fixed_rating_keeps_it_while_the_others_move(t
     assert table.ratings["newcomer"].mu > 31.5  # beating a pinned 31.5 twenty times lifts it above
     with pytest.raises(ValueError, match="fixed_rating"):
         parse_config(text.replace("31.5", '"high"'))
+
+
+def test_a_league_learner_keeps_its_games_against_the_externals_in_a_buffer_of_their_own(tmp_path):
+    text = tiny_league_toml("a").replace("[league]", '[league]\nanchors = ["weak"]')
+    text = text.replace("log_every = 100}", 'log_every = 100, kept_opponents = "externals", kept_share = 0.25}')
+    text = text.replace('device = "cpu"', 'device = "cpu"\nsteps = 600')
+    text += (
+        f'[matchmaking]\nexternals = 0.5\n[[externals]]\nname = "fwd"\npolicy = "py:{_player(tmp_path / "p")}:load"\n'
+    )
+    (tmp_path / "league.toml").write_text(text)
+    league = tmp_path / "league"
+    result = subprocess.run(league_command(league, "--config", tmp_path / "league.toml", "--minutes", "0"),
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    payload = read_training_checkpoint(learner_dir(league, "a") / "checkpoints" / "training.pt", "sac")
+    kept, main = payload["kept"], payload["buffer"]
+    # the external's games (about half of them) and only those: fewer rows than the main buffer's
+    assert 0 < kept["rows"] < main["rows"] * main["n_envs"]

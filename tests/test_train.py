@@ -207,6 +207,49 @@ def test_opponent_mix_parsing_and_bad_opponents(tmp_path):
         make_policy("nobody")
 
 
+def test_the_kept_buffer_holds_exactly_the_kept_opponents_transitions(tmp_path):
+    config = TrainConfig(steps=800, run_dir=str(tmp_path), opponents="weak,idle", kept_opponents="idle",
+                         kept_share=0.25, frame_hold=2, **TINY)  # fmt: skip
+    trainer = build_trainer(config)
+    trainer.open()
+    against_idle = 0
+    while trainer.step < 800:
+        collector = trainer.collector
+        against_idle += sum(collector.labels[index] == "idle" for index in collector.opponent)
+        trainer._iteration()
+    trainer.close()
+    assert 0 < against_idle < 800 // 2  # both opponents played; one transition per slot and decision
+    assert len(trainer.kept) == against_idle and len(trainer.buffer) == 800 // 2
+
+
+def test_a_kept_share_of_each_batch_comes_from_the_kept_buffer(tmp_path):
+    config = TrainConfig(steps=400, run_dir=str(tmp_path), opponents="weak,idle", kept_opponents="idle",
+                         kept_share=0.25, **TINY)  # fmt: skip
+    trainer = build_trainer(config)
+    assert trainer.sample_transitions  # the trainer draws its batches here
+    for buffer, value in ((trainer.buffer, 0.0), (trainer.kept, 7.0)):
+        rows = buffer.n_envs
+        fill = np.full((rows, 18), value, dtype=np.float32)
+        buffer.add(fill, np.zeros((rows, 4), np.float32), np.zeros(rows, np.float32), fill,
+                   np.zeros(rows, bool), np.zeros(rows, bool))  # fmt: skip
+    batch = trainer.sample_transitions(16)
+    assert batch.size == 16 and int((batch.obs[:, 0] == 7.0).sum()) == 4  # round(16 * 0.25) kept rows
+    assert torch.equal(batch.obs[12:], torch.full((4, 18), 7.0))
+
+
+def test_kept_opponents_settings_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="kept_share must lie in"):
+        TrainConfig(kept_opponents="strong", kept_share=1.0)
+    with pytest.raises(ValueError, match="kept_share needs kept_opponents"):
+        TrainConfig(kept_share=0.2)
+    with pytest.raises(ValueError, match="kept_opponents names random, which --opponents does not list"):
+        build_trainer(TrainConfig(run_dir=str(tmp_path / "a"), opponents="weak,strong", kept_opponents="random",
+                                  kept_share=0.2, **TINY))  # fmt: skip
+    with pytest.raises(ValueError, match="kept_opponents needs an agent that learns from single transitions"):
+        build_trainer(TrainConfig(agent="muzero", run_dir=str(tmp_path / "m"), kept_opponents="weak",
+                                  kept_share=0.2, **{**TINY, "set": _MUZERO}))  # fmt: skip
+
+
 # ---------------------------------------------------------------------------- the loop
 def test_short_seeded_runs_are_identical(tmp_path):
     for name in ("a", "b"):
@@ -216,11 +259,14 @@ def test_short_seeded_runs_are_identical(tmp_path):
     assert _weights(tmp_path / "c") != _weights(tmp_path / "a")
 
 
-def test_resume_continues_exactly(tmp_path):
-    straight = train(TrainConfig(steps=1200, run_dir=str(tmp_path / "straight"), mode="curriculum", **TINY))
-    first = train(TrainConfig(steps=600, run_dir=str(tmp_path / "split"), mode="curriculum", **TINY))
+@pytest.mark.parametrize("kept", [{}, {"opponents": "weak,strong", "kept_opponents": "strong", "kept_share": 0.25}],
+                         ids=["plain", "kept-buffer"])  # fmt: skip
+def test_resume_continues_exactly(kept, tmp_path):
+    settings = {**TINY, "mode": "curriculum", **kept}
+    straight = train(TrainConfig(steps=1200, run_dir=str(tmp_path / "straight"), **settings))
+    first = train(TrainConfig(steps=600, run_dir=str(tmp_path / "split"), **settings))
     assert first["step"] == 600
-    second = train(TrainConfig(steps=1200, run_dir=str(tmp_path / "split"), mode="curriculum", resume=True, **TINY))
+    second = train(TrainConfig(steps=1200, run_dir=str(tmp_path / "split"), resume=True, **settings))
     assert second["step"] == straight["step"] == 1200 and second["episodes"] == straight["episodes"]
     assert second["cpu_seconds"] > first["cpu_seconds"] > 0  # the compute spent adds up over segments
     assert _weights(tmp_path / "split") == _weights(tmp_path / "straight")

@@ -69,6 +69,21 @@ def mirror_rows(batch: Batch, rows: np.ndarray) -> Batch:
     )
 
 
+def join_batches(first: Batch, second: Batch) -> Batch:
+    """Two batches of single transitions as one (first's rows, then second's)."""
+    if first.mask is not None or second.mask is not None or first.weights is not None or second.weights is not None:
+        raise ValueError("join_batches joins uniformly sampled single transitions, not sequences or weighted draws")
+    return Batch(
+        obs=torch.cat([first.obs, second.obs]),
+        action=torch.cat([first.action, second.action]),
+        reward=torch.cat([first.reward, second.reward]),
+        next_obs=torch.cat([first.next_obs, second.next_obs]),
+        terminated=torch.cat([first.terminated, second.terminated]),
+        done=torch.cat([first.done, second.done]),
+        extras={name: torch.cat([values, second.extras[name]]) for name, values in first.extras.items()},
+    )
+
+
 class ReplayBuffer:
     """Ring buffer of (obs, action, reward, next_obs, terminated, truncated) for ``n_envs`` streams.
 
