@@ -2,7 +2,8 @@
 
 The learner plays ``n_envs`` games in lockstep: one batched ``act`` call per step for the learner
 and one per opponent in use. Each game draws its opponent from the mix when it starts and the
-learner alternates sides game by game, so it learns both halves of the rink. The whole state
+learner alternates sides game by game, so it learns both halves of the rink (in the training modes,
+which shoot for and at player 1, it plays left). The whole state
 (engines, opponents' generators, sides, running returns) can be saved and restored, which is
 what makes a resumed training run continue exactly.
 """
@@ -68,6 +69,8 @@ class Collector:
     def _start(self, slot: int, mode: Mode, flip: bool = True) -> None:
         if flip:
             self.learner_left[slot] = not self.learner_left[slot]
+        if mode != Mode.NORMAL:  # the training modes shoot for and at player 1 (left): the learner's seat
+            self.learner_left[slot] = True
         self.opponent[slot] = self.rng.choice(len(self.policies), p=self.probabilities)
         self.returns[slot] = 0.0
         self.engines[slot].reset(mode=mode)

@@ -81,6 +81,10 @@ class TrainConfig:
     the puck plus 3 x the puck's speed towards the opponent's goal); see arena/hockey/rewards.py."""
     curriculum_fraction: float = 0.2
     """Share of the steps spent in the shooting and defense modes when mode=curriculum."""
+    defense_share: float = 0.0
+    """With mode=normal: the share of games that start in train_defense instead (the puck kicked at
+    the learner's goal from the far half, 80 steps): goalkeeping practice against shots like the
+    opening shot that costs most losses against the strong bot."""
     n_envs: int = 16
     """Games collected from at once."""
     learning_starts: int = 10_000
@@ -148,6 +152,12 @@ class TrainConfig:
             raise ValueError(f"mirror must lie in [0, 1] (the share of each batch flipped), got {self.mirror}")
         if not isinstance(self.frame_hold, int) or self.frame_hold < 1:
             raise ValueError(f"frame_hold must be a positive integer (frames per decision), got {self.frame_hold!r}")
+        if not 0 <= self.defense_share < 1:
+            raise ValueError(f"defense_share must lie in [0, 1) (a share of the games), got {self.defense_share}")
+        if self.defense_share and self.mode != "normal":
+            raise ValueError(
+                f"defense_share mixes defense games into normal ones; it needs mode=normal, not {self.mode}"
+            )
         if not 0 <= self.curriculum_fraction < 1:
             raise ValueError(f"curriculum_fraction must lie in [0, 1), got {self.curriculum_fraction}")
         if not 0 <= self.kept_share < 1:
@@ -345,6 +355,7 @@ class Trainer:
         self.sample_rng = np.random.default_rng([config.seed, 11])
         self.explore_rng = np.random.default_rng([config.seed, 13])
         self.mirror_rng = np.random.default_rng([config.seed, 17])
+        self.mode_rng = np.random.default_rng([config.seed, 19])  # which games practise defense (defense_share)
         self.step = 0
         self.episodes = 0
         self.update_debt = 0.0
@@ -361,6 +372,8 @@ class Trainer:
     # ------------------------------------------------------------------ schedule
     def mode_for(self) -> Mode:
         config = self.config
+        if config.defense_share:
+            return Mode.TRAIN_DEFENSE if self.mode_rng.random() < config.defense_share else Mode.NORMAL
         if config.mode != "curriculum":
             return Mode.parse(config.mode)
         fraction = self.step / config.steps
@@ -652,6 +665,7 @@ class Trainer:
                 "sample": self.sample_rng.bit_generator.state,
                 "explore": self.explore_rng.bit_generator.state,
                 "mirror": self.mirror_rng.bit_generator.state,
+                "mode": self.mode_rng.bit_generator.state,
             },
             buffer=self.buffer.state_dict() if self.config.save_replay else None,
             kept=self.kept.state_dict() if self.kept is not None and self.config.save_replay else None,
@@ -689,6 +703,8 @@ class Trainer:
         self.explore_rng.bit_generator.state = payload["rng"]["explore"]
         if "mirror" in payload["rng"]:  # written since the mirror option exists
             self.mirror_rng.bit_generator.state = payload["rng"]["mirror"]
+        if "mode" in payload["rng"]:  # written since defense_share exists
+            self.mode_rng.bit_generator.state = payload["rng"]["mode"]
         if payload["buffer"] is not None:
             self.buffer.load_state_dict(payload["buffer"])
         elif self.step > 0:

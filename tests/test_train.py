@@ -250,6 +250,24 @@ def test_kept_opponents_settings_are_checked(tmp_path):
                                   kept_share=0.2, **{**TINY, "set": _MUZERO}))  # fmt: skip
 
 
+def test_defense_share_starts_that_share_of_the_games_in_defense_with_the_learner_defending(tmp_path):
+    games = []
+    config = TrainConfig(steps=3000, run_dir=str(tmp_path), defense_share=0.3, **TINY)
+    trainer = build_trainer(config, hooks=Hooks(on_episode=games.append))
+    trainer.open()
+    trainer.train(3000)
+    trainer.close()
+    defense = [g for g in games if g.mode == "train_defense"]
+    normal = [g for g in games if g.mode == "normal"]
+    assert len(defense) + len(normal) == len(games) > 20 and defense and normal
+    assert all(g.a_side == "left" and g.length <= 81 for g in defense)  # player 1 defends in this mode
+    assert {g.a_side for g in normal} == {"left", "right"}
+    with pytest.raises(ValueError, match="defense_share must lie in"):
+        TrainConfig(defense_share=1.0)
+    with pytest.raises(ValueError, match="it needs mode=normal, not curriculum"):
+        TrainConfig(defense_share=0.1, mode="curriculum")
+
+
 # ---------------------------------------------------------------------------- the loop
 def test_short_seeded_runs_are_identical(tmp_path):
     for name in ("a", "b"):
@@ -259,10 +277,16 @@ def test_short_seeded_runs_are_identical(tmp_path):
     assert _weights(tmp_path / "c") != _weights(tmp_path / "a")
 
 
-@pytest.mark.parametrize("kept", [{}, {"opponents": "weak,strong", "kept_opponents": "strong", "kept_share": 0.25}],
-                         ids=["plain", "kept-buffer"])  # fmt: skip
-def test_resume_continues_exactly(kept, tmp_path):
-    settings = {**TINY, "mode": "curriculum", **kept}
+RESUMED = {
+    "curriculum": {"mode": "curriculum"},
+    "kept-buffer": {"opponents": "weak,strong", "kept_opponents": "strong", "kept_share": 0.25},
+    "defense-share": {"defense_share": 0.3},
+}
+
+
+@pytest.mark.parametrize("extra", RESUMED.values(), ids=RESUMED.keys())
+def test_resume_continues_exactly(extra, tmp_path):
+    settings = {**TINY, **extra}
     straight = train(TrainConfig(steps=1200, run_dir=str(tmp_path / "straight"), **settings))
     first = train(TrainConfig(steps=600, run_dir=str(tmp_path / "split"), **settings))
     assert first["step"] == 600
