@@ -626,6 +626,11 @@ class Trainer:
         start = getattr(self, "_segment_start", None)
         return self.wall_seconds if start is None else self._wall_before + time.perf_counter() - start
 
+    @property
+    def cpu_spent(self) -> float:
+        """CPU seconds this run has spent so far, over all its segments (what cpu_hours limits)."""
+        return self._cpu_now()
+
     def _cpu_now(self) -> float:
         start = getattr(self, "_segment_cpu", None)
         return self.cpu_seconds if start is None else self._cpu_before + time.process_time() - start

@@ -20,6 +20,7 @@ counted once), and a match already in the ledger is not played again.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import threading
 import time
@@ -148,7 +149,12 @@ class LearnerWorker:
         """The trainer of the learner's current run (its own directory after a restart)."""
         run = self.state.get("run", 0)
         self.run_dir = self.league_dir / self.state["run_dir"] if "run_dir" in self.state else self.run_dir
-        self.trainer = build_trainer(self.config.train_config(self.settings, self.run_dir, run=run),
+        train_config = self.config.train_config(self.settings, self.run_dir, run=run)
+        spent = self.state.get("cpu_seconds_before", 0.0)  # by the runs before this one
+        if train_config.cpu_hours and spent:  # the learner's CPU budget covers all its runs
+            left = max(train_config.cpu_hours - spent / 3600, 1e-9)  # 0 would mean no limit
+            train_config = dataclasses.replace(train_config, cpu_hours=left)
+        self.trainer = build_trainer(train_config,
                                      hooks=Hooks(on_episode=self._record_training_game),
                                      resolve_opponent=self.pool.policy)  # fmt: skip
 
@@ -216,9 +222,10 @@ class LearnerWorker:
         """An exploiter restarts from its starting weights (or from scratch, with new seeds) after
         a promotion: a new run in its own directory, under a new run tag; its rounds go on."""
         run = self.state.get("run", 0) + 1
+        spent = self.state.get("cpu_seconds_before", 0.0) + self.trainer.cpu_spent
         self.trainer.close()
         self.state.update(run=run, run_dir=str(learner_run_dir(".", self.name, run)), restart=False,
-                          run_round=self.state["round"],
+                          run_round=self.state["round"], cpu_seconds_before=spent,
                           steps_before=self.state.get("steps_before", 0) + self.trainer.step)  # fmt: skip
         self.state.pop("mix_round", None)
         self.save_state()

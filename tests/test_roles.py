@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from tiny_league import tiny_league_toml
@@ -58,9 +59,26 @@ def test_an_exploiter_trains_against_its_targets_joins_the_pool_and_restarts(rol
     assert any("restarts from scratch as run 1" in line for line in lines), lines
     state = json.loads((league / "learners" / "x" / "league_state.json").read_text())
     assert state["run"] >= 1 and (league / state["run_dir"] / "checkpoints").is_dir()
+    assert state["cpu_seconds_before"] > 0  # what the runs before the restart spent: the budget goes on
     ids = [g["id"] for g in view.games]
     assert len(ids) == len(set(ids))  # the restarted run's games have ids of their own (x.1)
     assert any(g["id"].startswith("train:x.1:") for g in mine)
+
+
+def test_a_cpu_budget_covers_all_of_an_exploiters_runs(tmp_path):
+    league = tmp_path / "league"
+    toml = _league_toml("main-exploiter", steps=1600).replace("log_every = 100", "log_every = 100, cpu_hours = 1.0")
+    config_file = tmp_path / "league.toml"
+    config_file.write_text(toml)
+    config = open_league(league, config_file, create=True)
+    worker = LearnerWorker(league, config, "x")
+    worker.pool = SimpleNamespace(policy=None)  # whom it plays does not matter here
+    worker.state = {"run": 2, "run_dir": "learners/x/run-2", "cpu_seconds_before": 1800.0}
+    worker._build_trainer()
+    assert worker.trainer.config.cpu_hours == pytest.approx(0.5)  # half an hour left of the hour
+    worker.state["cpu_seconds_before"] = 4000.0
+    worker._build_trainer()
+    assert 0 < worker.trainer.config.cpu_hours < 1e-6  # spent: the run stops at its first step
 
 
 def test_roles_are_checked_in_the_config():
