@@ -514,7 +514,7 @@ class Trainer:
         else:
             actions = self.agent.act(obs, explore=True)
         extras = self.agent.last_extras()
-        labels, opponent = self.collector.labels, self.collector.opponent.copy()  # whom each game plays now
+        kept_slots = () if self.kept is None else self._kept_slots()  # decided by whom each game plays now
         next_obs, reward, terminated, truncated, ended, restarted = hold_actions(
             self.collector, actions, config.frame_hold, self.mode_for
         )
@@ -523,11 +523,10 @@ class Trainer:
         if ended:  # planners keep per-game state: new games start clean
             self.agent.reset(restarted)
         self.buffer.add(obs, actions, reward, next_obs, terminated, truncated, extras=extras)
-        if self.kept is not None:
-            for slot in np.flatnonzero([labels[index] in self.kept_labels for index in opponent]):
-                rows = slice(slot, slot + 1)
-                self.kept.add(obs[rows], actions[rows], reward[rows], next_obs[rows], terminated[rows],
-                              truncated[rows], extras={k: v[rows] for k, v in (extras or {}).items()})  # fmt: skip
+        for slot in kept_slots:
+            rows = slice(slot, slot + 1)
+            self.kept.add(obs[rows], actions[rows], reward[rows], next_obs[rows], terminated[rows],
+                          truncated[rows], extras={k: v[rows] for k, v in (extras or {}).items()})  # fmt: skip
         self.step += config.n_envs * config.frame_hold
         collected = time.perf_counter()
         self.timing["collect"] += collected - started
@@ -555,6 +554,11 @@ class Trainer:
         if metrics:
             self.timing["update"] += time.perf_counter() - updating
         return metrics
+
+    def _kept_slots(self) -> np.ndarray:
+        """The games whose opponent is one of the kept opponents."""
+        labels = self.collector.labels
+        return np.flatnonzero([labels[index] in self.kept_labels for index in self.collector.opponent])
 
     def sample_transitions(self, size: int) -> Batch:
         """A batch of single transitions: kept_share of it from the kept opponents' buffer once that

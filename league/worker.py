@@ -157,6 +157,7 @@ class LearnerWorker:
         self.trainer = build_trainer(train_config,
                                      hooks=Hooks(on_episode=self._record_training_game),
                                      resolve_opponent=self.pool.policy)  # fmt: skip
+        self._set_kept_labels()
 
     def _loop(self) -> str:
         round_steps = self.config.round_steps(self.settings)
@@ -239,7 +240,6 @@ class LearnerWorker:
         """A round resumed from the checkpoint that ended the round before it gets the mix it was
         given when it started (what it trained against the first time, so replayed games repeat)."""
         state = self.state
-        self._set_kept_labels(self.refresh())
         if state["phase"] == "train" and state.get("mix_round") == state["round"] and "mix" in state:
             if self.trainer.step == state.get("mix_step"):
                 playable, problems = self.pool.playable(state["mix"])
@@ -257,7 +257,7 @@ class LearnerWorker:
         promoted, problems = self.pool.playable(m for m, r in view.promotions.items() if r["promote"])
         for problem in problems:
             self.log(f"[{self.name}] excluded: {problem}")
-        self._set_kept_labels(view)
+        self._set_kept_labels()  # an external may have joined since the trainer was built
         own = [r for r in view.snapshots.values() if r["learner"] == self.name]
         latest = max(own, key=lambda r: r["step"])["member"] if own else None
         if latest is not None and self.pool.problem(latest) is not None:
@@ -295,12 +295,13 @@ class LearnerWorker:
         self.state.update(mix=mix, mix_step=self.trainer.step, mix_rng=self.mix_rng.bit_generator.state)
         self._add_time("matchmaking", time.perf_counter() - started)
 
-    def _set_kept_labels(self, view) -> None:
+    def _set_kept_labels(self) -> None:
         """The opponents whose games the trainer's second buffer keeps (train setting kept_opponents):
-        the names it lists, "externals" standing for the league's external members."""
+        the names it lists, "externals" standing for the league's external members (as of the last
+        refresh of the ledger)."""
         names = kept_names(self.trainer.config.kept_opponents)
         if KEPT_EXTERNALS in names:
-            external = {m for m, r in view.snapshots.items() if r.get("origin") == "external"}
+            external = {m for m, r in self.pool.snapshots.items() if r.get("origin") == "external"}
             self.trainer.kept_labels = (names - {KEPT_EXTERNALS}) | external
 
     def _record_training_game(self, episode) -> None:
