@@ -43,10 +43,19 @@ class LeagueManager:
         config: its config (``open_league``).
         minutes: wall-time budget (None: the config's; 0: until stopped).
         log: where progress lines go.
+        stop_grace: seconds the learners get to save their state once asked to stop, before they are killed.
     """
 
-    def __init__(self, league_dir, config: LeagueConfig, minutes: float | None = None, log=print):
+    def __init__(
+        self,
+        league_dir,
+        config: LeagueConfig,
+        minutes: float | None = None,
+        log=print,
+        stop_grace: float = STOP_GRACE_SECONDS,
+    ):
         self.league_dir = Path(league_dir)
+        self.stop_grace = stop_grace
         self.config = config
         self.minutes = config.league.minutes if minutes is None else minutes
         self.log = log
@@ -88,7 +97,7 @@ class LeagueManager:
                     if self.deadline is not None and time.time() >= self.deadline and not terminated:
                         self._signal_all(signal.SIGTERM)  # the learners' own timers normally got there first
                         terminated = True
-                    if self.deadline is not None and time.time() >= self.deadline + STOP_GRACE_SECONDS:
+                    if self.deadline is not None and time.time() >= self.deadline + self.stop_grace:
                         self._signal_all(signal.SIGKILL)
                 if stop:
                     self.log(f"stopping ({stop[0]}): every learner saves its state")
@@ -141,7 +150,7 @@ class LeagueManager:
                     pass
 
     def _wait_all(self) -> None:
-        limit = time.time() + STOP_GRACE_SECONDS
+        limit = time.time() + self.stop_grace
         for process in self.processes.values():
             try:
                 process.wait(timeout=max(0.1, limit - time.time()))
@@ -191,10 +200,13 @@ class LeagueManager:
             )
 
 
-def run_league(league_dir, config_path=None, minutes: float | None = None, log=print) -> int:
-    """Create or resume the league in ``league_dir`` and run it; returns an exit status."""
+def run_league(
+    league_dir, config_path=None, minutes: float | None = None, log=print, stop_grace: float = STOP_GRACE_SECONDS
+) -> int:
+    """Create or resume the league in ``league_dir`` and run it; returns an exit status. ``stop_grace``:
+    the seconds the learners get to save their state once asked to stop, before they are killed."""
     config = open_league(league_dir, config_path, create=True)
-    return LeagueManager(league_dir, config, minutes=minutes, log=log).run()
+    return LeagueManager(league_dir, config, minutes=minutes, log=log, stop_grace=stop_grace).run()
 
 
 def run_reporter(league_dir, minutes: float = 0.0, log=print) -> int:

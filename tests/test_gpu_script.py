@@ -178,3 +178,24 @@ def test_correctness_checks_find_the_cpu_equal_to_itself(tmp_path):
             elif field.endswith("max_abs_diff") or field.endswith("games_differing"):
                 assert value == 0, (part, field, value)  # one device against itself: bit for bit
     assert report.problems() == {}
+
+
+def test_a_late_part_never_takes_the_time_a_later_gpu_check_needs(tmp_path):
+    gpu = _load_script()
+    ran = []
+    speed = gpu.Part("speed", lambda ctx: ran.append(ctx.left()), ("x",), budget=100, minimum=30)
+    league = gpu.Part("league", lambda ctx: ran.append("league"), ("y",), budget=100, minimum=80, needs_gpu=True)
+    cpu_only = gpu.Part("cpu_speed", lambda ctx: None, ("z",), budget=100, minimum=80)
+    report = gpu.Report(tmp_path, {})
+    for part in (speed, league, cpu_only):
+        report.declare(part.name, part.fields)
+    # 100 s before the deadline: the speed part fits only by taking a later part's minimum
+    started = time.monotonic() - (gpu.DEADLINE_S - 100)
+    cuda = torch.device("cuda")  # a device object only: neither part touches CUDA
+
+    gpu.run_part(speed, (league,), report, cuda, gpu.QUICK, started)
+    assert ran == [] and report.data["parts"]["speed"]["status"] == gpu.OUT_OF_TIME
+
+    # a later speed part's minimum is only a reservation, which a part that would not fit may use
+    gpu.run_part(speed, (cpu_only,), report, cuda, gpu.QUICK, started)
+    assert len(ran) == 1 and 30 <= ran[0] <= 100 and report.data["parts"]["speed"]["status"] == "ok"

@@ -20,14 +20,16 @@ FEATURES = {"raw": 0, "distances": 9}
 """Feature set name -> how many numbers it adds to the observation."""
 
 GOAL_X = 255 / SCALE
-# (x, y) columns of the player, the opponent and the puck in an observation (shared/specs/hockey.md).
-_BODIES = ((0, 1), (6, 7), (12, 13))
+# The x column of the player, the opponent and the puck in an observation; y follows it (shared/specs/hockey.md).
+_BODIES_X = (0, 6, 12)
 
 
 def distance_features(obs: torch.Tensor) -> torch.Tensor:
     """The 9 distances (B, 9) of a batch of observations (B, 18), in world units."""
-    goals = obs.new_tensor([[-GOAL_X, 0.0], [GOAL_X, 0.0]])
-    points = [obs[:, list(columns)] for columns in _BODIES] + [goal.expand(len(obs), 2) for goal in goals]
+    # Slices and fills only: no copy from host memory, so a CUDA graph can record it (graph_update).
+    zero = obs.new_zeros(len(obs), 1)
+    goals = [torch.cat([zero - GOAL_X, zero], dim=-1), torch.cat([zero + GOAL_X, zero], dim=-1)]
+    points = [obs[:, x : x + 2] for x in _BODIES_X] + goals
     pairs = [pair for pair in itertools.combinations(range(5), 2) if pair != (3, 4)]
     return torch.stack([torch.linalg.vector_norm(points[i] - points[j], dim=-1) for i, j in pairs], dim=-1)
 

@@ -79,7 +79,8 @@ class TDMPC2Agent(Learner):
                     f"{self.device}; use compile_mode='default' there"
                 )
         self._plan_fn = torch.compile(plan, mode=config.compile_mode) if config.compile else plan
-        self._graphed_plan = config.compile and config.compile_mode == "reduce-overhead"
+        # Both modes replay the planner as CUDA graphs, whose output memory the next replay overwrites.
+        self._graphed_plan = config.compile and config.compile_mode in ("reduce-overhead", "max-autotune")
         self._model_losses_fn = self._model_losses
         self._policy_loss_fn = self._policy_loss
         self._update_graph: UpdateGraph | None = None
