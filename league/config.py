@@ -98,6 +98,11 @@ class PromotionSettings:
     """Refused as weaker when the upper bound of its score against an anchor (or against the
     gate's promoted members together) falls below the best promoted member's score against the
     same opponents minus this."""
+    externals: bool = False
+    """The gate also faces each of the league's external policies, ``anchor_games`` games each, and
+    judges the candidate against each as against an anchor: a line that gains against its own pool
+    while it loses ground against agents from outside it is not promoted. Off: an external is faced
+    only when it is among the ``opponents`` top-rated promoted members."""
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ class Gate:
         if w.settings.role != "main":
             return self._judge_exploiter(candidate, view)
         promo = w.config.promotion
-        anchors = w.pool.anchors
         games_against, incumbent = self._choose(candidate, view)
+        anchors = self.fixed_opponents(view)
         gate = list(games_against)
         results = self._play_gate(candidate, games_against)
         if results is None:
@@ -163,9 +163,20 @@ class Gate:
         if table is None:
             table = w.timed("ratings", rate_league, view, keep_history=False)
         promoted, _ = w.pool.playable(m for m, r in view.promotions.items() if r["promote"] and m not in exclude)
+        fixed = [m for m in self.fixed_opponents(view) if m in w.pool.anchors or m in promoted]
+        promoted = [m for m in promoted if m not in fixed]
         rating = lambda m: table.conservative(m) if m in table.ratings else None  # noqa: E731
-        return promotion_gate(w.pool.anchors, promoted, rating, promo.opponents, promo.min_games,
+        return promotion_gate(fixed, promoted, rating, promo.opponents, promo.min_games,
                               promo.anchor_games)  # fmt: skip
+
+    def fixed_opponents(self, view) -> list[str]:
+        """Whom every candidate faces and is compared on one by one: the anchors, and with
+        ``[promotion] externals`` the league's external policies."""
+        w = self.worker
+        fixed = list(w.pool.anchors)
+        if w.config.promotion.externals:
+            fixed += sorted(m for m, r in view.snapshots.items() if r.get("origin") == "external")
+        return fixed
 
     def best_promoted(self, view, table=None) -> str | None:
         """The learner's playable promoted member with the highest rating (mu - 3 sigma; the latest

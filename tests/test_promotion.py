@@ -184,3 +184,57 @@ def test_the_incumbent_is_the_learners_best_rated_member_not_its_latest(tmp_path
                                "kind": "evaluation", "a": member, "b": "basic-strong", "outcome": outcome,
                                "time": float(number)})  # fmt: skip
     assert worker.gate.best_promoted(worker.refresh()) == members[0]
+
+
+@pytest.mark.parametrize("externals", [False, True])
+def test_with_externals_on_the_gate_faces_every_external_and_judges_the_candidate_against_it(externals, tmp_path):
+    from test_external import _player
+
+    from agents.external import load_external
+    from league.ledger import external_record
+    from league.pool import external_member_id
+
+    source = _player(tmp_path / "player")
+    toml = tiny_league_toml("a").replace("opponents = 2", f"opponents = 1\nexternals = {str(externals).lower()}")
+    toml += f'\n[[externals]]\nname = "outsider"\npolicy = "py:{source}:load"\n'
+    (tmp_path / "league.toml").write_text(toml)
+    league = tmp_path / "league"
+    config = open_league(league, tmp_path / "league.toml", create=True)
+    assert config.promotion.externals is externals
+    worker = LearnerWorker(league, config, "a", log=lambda line: None)
+    worker.state = worker._load_state()
+    worker.reader, worker.pool = LedgerReader(league), Pool(league, config.league.anchors, device="cpu")
+    player = load_external(f"py:{source}:load")
+    outsider = external_member_id("outsider", player.sha256)
+    members = []
+    with LedgerWriter(league, role="test") as writer:
+        writer.append(external_record(outsider, "outsider", player))
+        writer.append(ungated_promotion_record(outsider, "outsider", "external policy"))
+        for step, seed in ((100, 1), (200, 2)):
+            path = tmp_path / f"p{step}.pt"
+            save_policy(path, make_agent("sac", overrides={"hidden": [8, 8], "device": "cpu"}, seed=seed), step=step)
+            record = worker.pool.add_snapshot(path, "a")
+            writer.append(record)
+            writer.append(ungated_promotion_record(record["member"], "a", "a test"))
+            members.append(record["member"])
+        for number in range(30):  # both members beat the strong bot, so both outrank the unrated outsider
+            for member in members:
+                writer.append({"type": "game", "id": f"e:{member}:{number}", "match": f"e:{member}",
+                               "kind": "evaluation", "a": member, "b": "basic-strong", "outcome": 1,
+                               "time": float(number)})  # fmt: skip
+    view = worker.refresh()
+    worker.pool.update(view.snapshots)
+
+    gate = worker.gate._standard(view, exclude=(members[1],))
+    assert (outsider in gate) is externals and members[0] in gate  # the one top-rated member besides
+    fixed = worker.gate.fixed_opponents(view)
+    assert set(fixed) == set(ANCHORS) | ({outsider} if externals else set())
+    if externals:
+        assert gate[outsider] == gate["basic-strong"] == 4  # anchor_games
+        # a candidate as good as the incumbent everywhere but against the outsider is refused there
+        even, lost, won = WDL(10, 0, 10), WDL(0, 0, 20), WDL(20, 0, 0)
+        mine = {"basic-weak": even, "basic-strong": even, members[0]: even, outsider: lost}
+        theirs = {**mine, outsider: won}
+        decision = decide(mine, fixed, min_games=20, threshold=0.1,
+                          incumbent=Incumbent(members[1], even, theirs))  # fmt: skip
+        assert not decision.promote and any(outsider in reason for reason in decision.reasons), decision.reasons
