@@ -162,15 +162,20 @@ def test_bad_externals_in_a_league_config_are_refused_in_one_line(tmp_path):
             parse_config(base + extra)
 
 
-def test_the_incumbent_is_the_learners_best_rated_member_not_its_latest(tmp_path):
+def _worker_with_members(tmp_path, toml: str, outcomes: tuple[int, int], before=None):
+    """A learner "a" of a league from ``toml`` whose ledger holds two promoted members (steps 100 and
+    200), each with 30 games against the strong bot ending as ``outcomes`` says (1 won, -1 lost);
+    ``before(writer)`` writes first. Returns the worker and the two members."""
     league = tmp_path / "league"
-    (tmp_path / "league.toml").write_text(tiny_league_toml("a"))
+    (tmp_path / "league.toml").write_text(toml)
     config = open_league(league, tmp_path / "league.toml", create=True)
     worker = LearnerWorker(league, config, "a", log=lambda line: None)
     worker.state = worker._load_state()
     worker.reader, worker.pool = LedgerReader(league), Pool(league, config.league.anchors, device="cpu")
     members = []
     with LedgerWriter(league, role="test") as writer:
+        if before is not None:
+            before(writer)
         for step, seed in ((100, 1), (200, 2)):
             path = tmp_path / f"p{step}.pt"
             save_policy(path, make_agent("sac", overrides={"hidden": [8, 8], "device": "cpu"}, seed=seed), step=step)
@@ -178,11 +183,17 @@ def test_the_incumbent_is_the_learners_best_rated_member_not_its_latest(tmp_path
             writer.append(record)
             writer.append(ungated_promotion_record(record["member"], "a", "a test"))
             members.append(record["member"])
-        for number in range(30):  # the earlier member beats the strong bot, the later one loses to it
-            for member, outcome in zip(members, (1, -1)):
+        for number in range(30):
+            for member, outcome in zip(members, outcomes):
                 writer.append({"type": "game", "id": f"e:{member}:{number}", "match": f"e:{member}",
                                "kind": "evaluation", "a": member, "b": "basic-strong", "outcome": outcome,
                                "time": float(number)})  # fmt: skip
+    return worker, members
+
+
+def test_the_incumbent_is_the_learners_best_rated_member_not_its_latest(tmp_path):
+    # the earlier member beats the strong bot, the later one loses to it
+    worker, members = _worker_with_members(tmp_path, tiny_league_toml("a"), outcomes=(1, -1))
     assert worker.gate.best_promoted(worker.refresh()) == members[0]
 
 
@@ -197,31 +208,16 @@ def test_with_externals_on_the_gate_faces_every_external_and_judges_the_candidat
     source = _player(tmp_path / "player")
     toml = tiny_league_toml("a").replace("opponents = 2", f"opponents = 1\nexternals = {str(externals).lower()}")
     toml += f'\n[[externals]]\nname = "outsider"\npolicy = "py:{source}:load"\n'
-    (tmp_path / "league.toml").write_text(toml)
-    league = tmp_path / "league"
-    config = open_league(league, tmp_path / "league.toml", create=True)
-    assert config.promotion.externals is externals
-    worker = LearnerWorker(league, config, "a", log=lambda line: None)
-    worker.state = worker._load_state()
-    worker.reader, worker.pool = LedgerReader(league), Pool(league, config.league.anchors, device="cpu")
     player = load_external(f"py:{source}:load")
     outsider = external_member_id("outsider", player.sha256)
-    members = []
-    with LedgerWriter(league, role="test") as writer:
+
+    def enter_outsider(writer):
         writer.append(external_record(outsider, "outsider", player))
         writer.append(ungated_promotion_record(outsider, "outsider", "external policy"))
-        for step, seed in ((100, 1), (200, 2)):
-            path = tmp_path / f"p{step}.pt"
-            save_policy(path, make_agent("sac", overrides={"hidden": [8, 8], "device": "cpu"}, seed=seed), step=step)
-            record = worker.pool.add_snapshot(path, "a")
-            writer.append(record)
-            writer.append(ungated_promotion_record(record["member"], "a", "a test"))
-            members.append(record["member"])
-        for number in range(30):  # both members beat the strong bot, so both outrank the unrated outsider
-            for member in members:
-                writer.append({"type": "game", "id": f"e:{member}:{number}", "match": f"e:{member}",
-                               "kind": "evaluation", "a": member, "b": "basic-strong", "outcome": 1,
-                               "time": float(number)})  # fmt: skip
+
+    # both members beat the strong bot, so both outrank the unrated outsider
+    worker, members = _worker_with_members(tmp_path, toml, outcomes=(1, 1), before=enter_outsider)
+    assert worker.config.promotion.externals is externals
     view = worker.refresh()
     worker.pool.update(view.snapshots)
 
