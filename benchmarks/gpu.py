@@ -54,9 +54,9 @@ The clock starts before torch is imported. Every part has a time budget and leav
 parts their minimum (a part that would not fit otherwise may use a later speed part's minimum,
 never a later GPU check's); after DEADLINE_S no part starts ("skipped: out of time"), and an alarm
 stops a part that overruns its budget. A part that raises is recorded as "error: <message>" and
-the next part runs. The exit status is 0 when the
-script ran through, whatever the parts found (the last line lists the failed parts); it is
-non-zero only when the script itself could not run (e.g. ``--device cuda`` without a GPU).
+the next part runs. The exit status is 0 when the script ran through, whatever the parts found
+(the last line lists the failed parts); it is non-zero only when the script itself could not run
+(e.g. ``--device cuda`` without a GPU).
 """
 
 from __future__ import annotations
@@ -924,9 +924,7 @@ def speed_tdmpc2_graph(ctx: Context) -> None:
     # The loop's warm-up (a new agent: compilation and the recording again) comes on top of the timed seconds.
     seconds = min(TDMPC2_GRAPH_TRAIN_S, ctx.left() - TDMPC2_GRAPH_TRAIN_WARMUP_S)
     if seconds < 3.0:
-        for field in ("train_steps_per_s", "train_updates_per_s"):
-            ctx.record(field, OUT_OF_TIME)
-        return
+        return  # run_part marks the figures left "skipped: out of time"
     with tempfile.TemporaryDirectory() as directory:
         settings = {**sizes.train_agents["tdmpc2"], **TDMPC2_GRAPH_COMPILED}
         steps, updates, elapsed = training_speed("tdmpc2", device, sizes, seconds, Path(directory), settings)
@@ -964,9 +962,7 @@ def speed_tdmpc2_compiled(ctx: Context) -> None:
     buffer = filled_buffer(agent, device, rows=64, n_envs=16, rng=rng)
     update = update_call(agent, [sample_batch(agent, buffer, sizes.tdmpc2_batch, rng) for _ in range(4)])
     if ctx.left() < COMPILE_MIN_S:  # the update's compilation took 22 s on an H200
-        for field in TDMPC2_COMPILED_FIELDS:
-            ctx.record(field, OUT_OF_TIME)
-        return
+        return  # run_part marks the figures left "skipped: out of time"
     started = time.perf_counter()
     for _ in range(3):  # compiles, then records the CUDA graphs
         update()
@@ -976,9 +972,6 @@ def speed_tdmpc2_compiled(ctx: Context) -> None:
     ctx.record("compiled_updates_per_s_h3", 1.0 / per_update)
     for index, games in enumerate(TDMPC2_COMPILED_GAMES):
         if ctx.left() < COMPILE_MIN_S:  # each number of games compiles and records the planner anew
-            missing = ["compiled_plan_warmup_s"] if index == 0 else []
-            for field in missing + [f"compiled_plan_ms_h3_g{g}" for g in TDMPC2_COMPILED_GAMES[index:]]:
-                ctx.record(field, OUT_OF_TIME)
             return
         act = functools.partial(agent.act, random_obs(games, seed=7), explore=False)
         started = time.perf_counter()
