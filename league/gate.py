@@ -15,6 +15,7 @@ from evaluation.model_card import model_card
 from evaluation.stats import WDL
 from league.layout import member_card_file
 from league.ledger import promotion_record
+from league.pool import is_external
 from league.promotion import Incumbent, decide, decide_exploit, even_games, promotion_gate
 from league.standings import rate_league
 from plumbing.files import atomic_write
@@ -175,7 +176,7 @@ class Gate:
         w = self.worker
         fixed = list(w.pool.anchors)
         if w.config.promotion.externals:
-            fixed += sorted(m for m, r in view.snapshots.items() if r.get("origin") == "external")
+            fixed += sorted(m for m, r in view.snapshots.items() if is_external(r))
         return fixed
 
     def best_promoted(self, view, table=None) -> str | None:

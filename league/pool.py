@@ -34,6 +34,11 @@ def external_member_id(name: str, sha256: str) -> str:
     return f"{name}-{sha256[:8]}"
 
 
+def is_external(record: dict) -> bool:
+    """Whether a ledger snapshot record is an external policy's (``league.ledger.external_record``)."""
+    return record.get("origin") == "external"
+
+
 class Pool:
     """Anchors plus the snapshots known from the ledger; loads members as policies on demand.
 
@@ -79,7 +84,7 @@ class Pool:
         record = self.snapshots.get(member)
         if record is None:
             return f"{member} is not a member of this league"
-        if record.get("origin") == "external":
+        if is_external(record):
             return self._external_problem(member, record)
         path = self.league_dir / record["file"]
         try:
@@ -144,7 +149,7 @@ class Pool:
     def _load(self, member: str):
         """A snapshot as a frozen policy, from the very bytes whose hash was checked against the
         ledger (a file swapped since the last check is refused, whatever its size and time)."""
-        if self.snapshots[member].get("origin") == "external":
+        if is_external(self.snapshots[member]):
             try:
                 player = load_external(self.snapshots[member]["file"])
             except (ValueError, OSError) as error:

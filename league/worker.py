@@ -46,7 +46,7 @@ from league.ledger import (
     ungated_promotion_record,
 )
 from league.matchmaking import evaluation_pairings, recent_scores, training_mix
-from league.pool import Pool, external_member_id
+from league.pool import Pool, external_member_id, is_external
 from league.promotion import even_games
 from league.standings import rate_league
 from plumbing.cli import entry_point
@@ -275,7 +275,7 @@ class LearnerWorker:
             shares = (1.0, 0.0, 0.0)  # PFSP over the whole pool (anchors only while the pool is empty)
         externals = []  # with a share of their own, externals leave the PFSP pool
         if mm.externals > 0 and self.settings.role != "league-exploiter":
-            externals = [m for m in promoted if view.snapshots[m].get("origin") == "external"]
+            externals = [m for m in promoted if is_external(view.snapshots[m])]
         mix = training_mix(
             pool=[m for m in promoted if m != latest and m not in externals],
             anchors=self.pool.anchors,
@@ -301,7 +301,7 @@ class LearnerWorker:
         refresh of the ledger)."""
         names = kept_names(self.trainer.config.kept_opponents)
         if KEPT_EXTERNALS in names:
-            external = {m for m, r in self.pool.snapshots.items() if r.get("origin") == "external"}
+            external = {m for m, r in self.pool.snapshots.items() if is_external(r)}
             self.trainer.kept_labels = (names - {KEPT_EXTERNALS}) | external
 
     def _record_training_game(self, episode) -> None:
