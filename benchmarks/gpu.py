@@ -18,9 +18,11 @@ Correctness (CUDA only; without a GPU every such figure reads "no GPU"). SAC, TD
 and the ``cpu`` model sizes) and MuZero are built with one seed on the CPU and on CUDA, with the
 CPU agent's weights (its initial weights plus N(0, 0.02^2) noise, so that no output is trivially
 zero) loaded into the CUDA agent. Both act deterministically (``explore=False``) on the same 8
-observations and then make one update on the same batch. Random draws made with a CUDA generator
-are made on the CPU from a generator of the same seed and moved to the GPU, so both devices use
-the same noise (CPU and CUDA generators give different streams for one seed). Actions and update
+observations and then make one update on the same batch (SAC's CPU update writes its gradients
+by hand and the CUDA one uses autograd, so this also checks the two against each other). Random
+draws made with a CUDA generator are made on the CPU from a generator of the same seed and moved
+to the GPU, so both devices use the same noise (CPU and CUDA generators give different streams for
+one seed). Actions and update
 metrics must agree elementwise within the float32 tolerance
 
     |cuda - cpu| <= ATOL + RTOL * |cpu|,   ATOL = 1e-4, RTOL = 1e-3,

@@ -4,9 +4,10 @@ Speed (see benchmarks/RESULTS.md): the twin critics are one ensemble network (on
 matmul per layer); the critic, actor and temperature losses are summed and back-propagated
 once, the actor's pass through the critic uses detached critic weights (so no critic weight
 gradients are computed and thrown away), one Adam with three parameter groups steps everything,
-and the target critics move with one fused ``_foreach_lerp_``. With ``graph_update`` all of it is
-one function that never waits for the device, recorded as one CUDA graph on a GPU
-(``agents.common.graphs``).
+and the target critics move with one fused ``_foreach_lerp_``. On a CPU the eager update's
+gradients are written out by hand instead (``gradients``, agents/sac/handwritten.py). With
+``graph_update`` all of it is one function that never waits for the device, recorded as one CUDA
+graph on a GPU (``agents.common.graphs``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agents.common.buffer import Batch
 from agents.common.graphs import GRAPH_SAFE_COMPILE_MODES, DeferredMetrics, UpdateGraph, gated_lerp_, gated_step
 from agents.sac import losses
 from agents.sac.config import SACConfig
+from agents.sac.handwritten import HandwrittenGradients
 from agents.sac.networks import Actor, Critic
 
 _METRICS = ("critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q_mean")
@@ -74,6 +76,9 @@ class SACAgent(Learner):
             mode = GRAPH_SAFE_COMPILE_MODES[config.compile_mode] if config.graph_update else config.compile_mode
             self._loss_fn = torch.compile(self._losses, mode=mode)
         self._update_graph = UpdateGraph(self._whole_update, self.device) if config.graph_update else None
+        eager_cpu = self.device.type == "cpu" and not (config.compile or config.graph_update)
+        handwritten = config.gradients == "handwritten" or (config.gradients == "auto" and eager_cpu)
+        self._handwritten = HandwrittenGradients(self) if handwritten else None
         self._scale = (spec.action_high - spec.action_low) / 2.0
         self._offset = (spec.action_high + spec.action_low) / 2.0
         self._unit_box = self._scale == 1.0 and self._offset == 0.0
@@ -143,9 +148,14 @@ class SACAgent(Learner):
             values = self._update_graph(batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise)
             self.updates += 1
             return DeferredMetrics(_METRICS, values, functools.partial(self._check_metrics, self.updates))
-        total, metrics = self._loss_fn(batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise)
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        if self._handwritten is not None:  # writes the gradients into .grad itself
+            metrics = self._handwritten(batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise)
+        else:
+            total, metrics = self._loss_fn(
+                batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise
+            )
+            self.optimizer.zero_grad(set_to_none=True)
+            total.backward()
         values = dict(zip(_METRICS, metrics.tolist()))
         self.refuse_non_finite(**values)
         self.optimizer.step()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from agents.common.features import FEATURES
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+GRADIENTS = ("auto", "autograd", "handwritten")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,11 @@ class SACConfig:
     raises its FloatingPointError when those metrics are read. With compile the losses are also
     torch.compile'd, in "default" mode whatever compile_mode says (max-autotune: without CUDA
     graphs), since the graph is recorded here."""
+    gradients: str = "auto"
+    """How the update's gradients are computed: "autograd", or "handwritten" (agents/sac/handwritten.py:
+    the same math written out, with its activations in tensors kept between updates, which keeps an
+    update's memory in the CPU's cache; 1.05-1.17x autograd's speed on our CPUs, benchmarks/RESULTS.md).
+    "auto": handwritten for the eager update on a CPU, autograd with compile, graph_update or CUDA."""
     features: str = "raw"
     """What the networks see: raw (the 18 observation numbers) or distances (those plus the 9
     distances between the players, the puck and the goals; agents/common/features.py)."""
@@ -65,6 +71,12 @@ class SACConfig:
         if self.compile_mode not in COMPILE_MODES:
             modes = ", ".join(COMPILE_MODES)
             raise ValueError(f"sac config: compile_mode must be one of {modes}, got {self.compile_mode!r}")
+        if self.gradients not in GRADIENTS:
+            raise ValueError(f"sac config: gradients must be one of {', '.join(GRADIENTS)}, got {self.gradients!r}")
+        if self.gradients == "handwritten" and (self.compile or self.graph_update):
+            raise ValueError(
+                "sac config: gradients='handwritten' is eager only; compile and graph_update need 'autograd'"
+            )
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise ValueError(f"sac config: hidden must be a non-empty list of positive sizes, got {self.hidden}")
         if self.n_critics < 1:

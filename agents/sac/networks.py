@@ -20,7 +20,11 @@ class Actor(nn.Module):
         self.log_std_min, self.log_std_max = log_std_min, log_std_max
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mean, raw = self.net(with_features(obs, self.features)).chunk(2, dim=-1)
+        return self.head(self.net(with_features(obs, self.features)))
+
+    def head(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, log_std) from the network's output."""
+        mean, raw = out.chunk(2, dim=-1)
         # Smoothly map to [log_std_min, log_std_max] (CleanRL's rescale): no dead gradients at a clip.
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (torch.tanh(raw) + 1.0)
         return mean, log_std

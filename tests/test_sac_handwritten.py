@@ -1,0 +1,101 @@
+"""SAC's handwritten gradients (agents/sac/handwritten.py) against autograd's, in float64."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from agents.base import AgentSpec
+from agents.common.buffer import Batch
+from agents.sac import SACAgent, SACConfig
+
+
+def _batch(n, seed, obs_dim=18, action_dim=4, dtype=torch.float64) -> Batch:
+    g = torch.Generator().manual_seed(seed)
+    return Batch(
+        obs=torch.randn(n, obs_dim, generator=g, dtype=dtype),
+        action=torch.rand(n, action_dim, generator=g, dtype=dtype) * 2 - 1,
+        reward=torch.randn(n, generator=g, dtype=dtype),
+        next_obs=torch.randn(n, obs_dim, generator=g, dtype=dtype),
+        terminated=(torch.rand(n, generator=g) < 0.2).to(dtype),
+    )
+
+
+def _agent(gradients, spec, dtype=torch.float64, **config) -> SACAgent:
+    agent = SACAgent(SACConfig(device="cpu", gradients=gradients, **config), spec, seed=3)
+    agent.nets.to(dtype)
+    agent.log_alpha.data = agent.log_alpha.data.to(dtype)
+    return agent
+
+
+CASES = {
+    "default sizes": ({"hidden": (256, 256)}, AgentSpec(), 64),
+    "three critics, one layer": ({"hidden": (24,), "n_critics": 3}, AgentSpec(), 16),
+    "three layers, distances": ({"hidden": (16, 24, 8), "features": "distances"}, AgentSpec(), 16),
+    "fixed alpha, scaled box": (
+        {"hidden": (32, 32), "autotune_alpha": False, "init_alpha": 0.05},
+        AgentSpec(obs_dim=18, action_dim=2, action_low=-2.0, action_high=3.0),
+        16,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_handwritten_gradients_equal_autograd_in_float64(case):
+    config, spec, n = CASES[case]
+    batch = _batch(n, seed=1, obs_dim=spec.obs_dim, action_dim=spec.action_dim)
+    reference, handwritten = _agent("autograd", spec, **config), _agent("handwritten", spec, **config)
+    assert reference._handwritten is None and handwritten._handwritten is not None
+    noise = torch.randn((2, n, spec.action_dim), generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    args = (batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise)
+    total, expected = reference._losses(*args)
+    total.backward()
+    metrics = handwritten._handwritten(*args)
+    assert torch.allclose(metrics, expected, rtol=1e-12, atol=1e-14)
+    parameters = dict(reference.nets.named_parameters(), log_alpha=reference.log_alpha)
+    ours = dict(handwritten.nets.named_parameters(), log_alpha=handwritten.log_alpha)
+    compared = 0
+    for name, parameter in parameters.items():
+        if parameter.grad is None:  # the target critics, and alpha when it is fixed
+            assert ours[name].grad is None, name
+            continue
+        scale = parameter.grad.abs().max().item()
+        assert scale > 0, name  # every gradient that autograd computes carries signal here
+        assert torch.allclose(ours[name].grad, parameter.grad, rtol=1e-10, atol=1e-12 * scale), name
+        compared += 1
+    hidden = len(config["hidden"])
+    assert compared == 4 * (hidden + 1) + config.get("autotune_alpha", True)
+
+
+def test_handwritten_updates_follow_autograd_updates_in_float32():
+    """Ten full updates (Adam step and target update included) stay within float32 rounding of autograd's."""
+    batches = [_batch(32, seed, dtype=torch.float32) for seed in range(10)]
+    config = {"hidden": (64, 64), "batch_size": 32}
+    agents = [
+        _agent(gradients, AgentSpec(), dtype=torch.float32, **config) for gradients in ("autograd", "handwritten")
+    ]
+    metrics = [[agent.update(batch) for batch in batches] for agent in agents]
+    for expected, got in zip(*metrics):
+        assert got.keys() == expected.keys()
+        for key in expected:
+            assert got[key] == pytest.approx(expected[key], rel=1e-4, abs=1e-5), key
+    for (name, a), b in zip(agents[0].state_dict().items(), agents[1].state_dict().values()):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), name
+
+
+def test_gradients_auto_is_handwritten_only_for_the_eager_cpu_update():
+    assert SACAgent(SACConfig(device="cpu"))._handwritten is not None
+    assert SACAgent(SACConfig(device="cpu", gradients="autograd"))._handwritten is None
+    assert SACAgent(SACConfig(device="cpu", graph_update=True))._handwritten is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"gradients": "manual"}, "gradients must be one of auto, autograd, handwritten, got 'manual'"),
+        ({"gradients": "handwritten", "graph_update": True}, "compile and graph_update need 'autograd'"),
+    ],
+)
+def test_bad_gradients_setting_is_one_clear_error(fields, message):
+    with pytest.raises(ValueError, match=message):
+        SACConfig(**fields)
