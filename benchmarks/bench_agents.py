@@ -503,7 +503,7 @@ def main() -> None:
         contestants = {}
         if not args.no_sac:
             contestants = {"plain eager SAC": PlainSAC(device), "lean eager SAC": LeanSAC(device),
-                           "hockey-league SAC": SACAgent(SACConfig(device=device_name), AgentSpec())}  # fmt: skip
+                           "hockey-league SAC": SACAgent(SACConfig(device=device_name), AgentSpec())}
             if device_name == "cpu":  # the default there writes its gradients by hand; autograd's beside it
                 contestants["hockey-league SAC, autograd"] = SACAgent(SACConfig(device="cpu", gradients="autograd"))
         if args.compile and contestants:

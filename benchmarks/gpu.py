@@ -22,8 +22,7 @@ observations and then make one update on the same batch (SAC's CPU update writes
 by hand and the CUDA one uses autograd, so this also checks the two against each other). Random
 draws made with a CUDA generator are made on the CPU from a generator of the same seed and moved
 to the GPU, so both devices use the same noise (CPU and CUDA generators give different streams for
-one seed). Actions and update
-metrics must agree elementwise within the float32 tolerance
+one seed). Actions and update metrics must agree elementwise within the float32 tolerance
 
     |cuda - cpu| <= ATOL + RTOL * |cpu|,   ATOL = 1e-4, RTOL = 1e-3,
 

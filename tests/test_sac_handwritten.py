@@ -31,6 +31,7 @@ def _agent(gradients, spec, dtype=torch.float64, **config) -> SACAgent:
 CASES = {
     "default sizes": ({"hidden": (256, 256)}, AgentSpec(), 64),
     "three critics, one layer": ({"hidden": (24,), "n_critics": 3}, AgentSpec(), 16),
+    "one critic": ({"hidden": (16, 16), "n_critics": 1}, AgentSpec(), 8),
     "three layers, distances": ({"hidden": (16, 24, 8), "features": "distances"}, AgentSpec(), 16),
     "fixed alpha, scaled box": (
         {"hidden": (32, 32), "autotune_alpha": False, "init_alpha": 0.05},
@@ -40,14 +41,14 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_handwritten_gradients_equal_autograd_in_float64(case):
-    config, spec, n = CASES[case]
-    batch = _batch(n, seed=1, obs_dim=spec.obs_dim, action_dim=spec.action_dim)
-    reference, handwritten = _agent("autograd", spec, **config), _agent("handwritten", spec, **config)
-    assert reference._handwritten is None and handwritten._handwritten is not None
-    noise = torch.randn((2, n, spec.action_dim), generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+def _compare_one_step(reference, handwritten, n, seed) -> int:
+    """Both agents' metrics and gradients for one batch of n, without a step; returns how many
+    gradient tensors were compared."""
+    spec = reference.spec
+    batch = _batch(n, seed=seed, obs_dim=spec.obs_dim, action_dim=spec.action_dim)
+    noise = torch.randn((2, n, spec.action_dim), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     args = (batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise)
+    reference.optimizer.zero_grad(set_to_none=True)
     total, expected = reference._losses(*args)
     total.backward()
     metrics = handwritten._handwritten(*args)
@@ -63,8 +64,32 @@ def test_handwritten_gradients_equal_autograd_in_float64(case):
         assert scale > 0, name  # every gradient that autograd computes carries signal here
         assert torch.allclose(ours[name].grad, parameter.grad, rtol=1e-10, atol=1e-12 * scale), name
         compared += 1
-    hidden = len(config["hidden"])
-    assert compared == 4 * (hidden + 1) + config.get("autotune_alpha", True)
+    return compared
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_handwritten_gradients_equal_autograd_in_float64(case):
+    config, spec, n = CASES[case]
+    reference, handwritten = _agent("autograd", spec, **config), _agent("handwritten", spec, **config)
+    assert reference._handwritten is None and handwritten._handwritten is not None
+    compared = _compare_one_step(reference, handwritten, n, seed=1)
+    assert compared == 4 * (len(config["hidden"]) + 1) + config.get("autotune_alpha", True)
+
+
+def test_the_kept_tensors_follow_a_changing_batch_size():
+    config = {"hidden": (16, 16)}
+    reference, handwritten = _agent("autograd", AgentSpec(), **config), _agent("handwritten", AgentSpec(), **config)
+    for seed, n in enumerate((16, 5, 16, 1)):
+        assert _compare_one_step(reference, handwritten, n, seed) == 13
+
+
+def test_an_update_of_frozen_parameters_is_refused():
+    agent = SACAgent(SACConfig(device="cpu", hidden=(16, 16), batch_size=8))
+    agent.actor.requires_grad_(False)
+    before = agent.actor.net[0].weight.clone()
+    with pytest.raises(RuntimeError, match="update\\(\\) on frozen parameters"):
+        agent.update(_batch(8, seed=0, dtype=torch.float32))
+    assert torch.equal(agent.actor.net[0].weight, before)
 
 
 def test_handwritten_updates_follow_autograd_updates_in_float32():

@@ -49,7 +49,7 @@ class SACConfig:
     that never waits for the device; on CUDA it is recorded as one CUDA graph after 3 eager updates
     and replayed from then on (the batch size must stay fixed; another size records anew). The
     noise is drawn before it from the agent's generator, and on the CPU it computes what the eager
-    update computes. Two things differ: ``update`` returns metrics that are read from the device
+    update computes, up to float rounding. Two things differ: ``update`` returns metrics that are read from the device
     on first use, and an update with a non-finite loss is still refused (no step is applied) but
     raises its FloatingPointError when those metrics are read. With compile the losses are also
     torch.compile'd, in "default" mode whatever compile_mode says (max-autotune: without CUDA
@@ -58,7 +58,8 @@ class SACConfig:
     """How the update's gradients are computed: "autograd", or "handwritten" (agents/sac/handwritten.py:
     the same math written out, with its activations in tensors kept between updates, which keeps an
     update's memory in the CPU's cache; 1.05-1.17x autograd's speed on our CPUs, benchmarks/RESULTS.md).
-    "auto": handwritten for the eager update on a CPU, autograd with compile, graph_update or CUDA."""
+    "auto": handwritten for the eager update on a CPU, autograd with compile, graph_update or CUDA
+    ("handwritten" also runs on CUDA, where it is not measured to pay)."""
     features: str = "raw"
     """What the networks see: raw (the 18 observation numbers) or distances (those plus the 9
     distances between the players, the puck and the goals; agents/common/features.py)."""

@@ -6,8 +6,8 @@ in the cache, and the element-wise passes over it (the bias copies of ``addmm``,
 backward) then cost 6-9x what they cost on cached memory (profile, benchmarks/RESULTS.md). Here
 the same passes write into tensors kept from one update to the next, whose working set (about
 2 MB at the default sizes) stays in the cache. With the same products and no other change the
-update runs at 1.05-1.17x the autograd one; written out without those kept tensors it runs level
-with autograd.
+update runs at 1.05-1.17x the autograd one (``benchmarks/bench_agents.py`` times both side by
+side); a throwaway prototype of this module without the kept tensors ran level with autograd.
 
 The math is ``SACAgent._losses`` followed by its ``backward()``: the critic loss, the actor loss
 through detached critic weights and the temperature loss (``agents.sac.losses``, the same pure
@@ -23,13 +23,20 @@ from typing import NamedTuple
 import torch
 
 from agents.common.features import with_features
+from agents.common.nets import EnsembleMLP
 from agents.sac import losses
 
+# ReLU's backward written into a tensor of our choosing (here: its incoming gradient, in place);
+# torch.nn.functional has no such out= form.
 _threshold_backward = torch.ops.aten.threshold_backward.grad_input
 
 
 class _Layer(NamedTuple):
-    """One linear layer as y = x @ weight + bias, with where its gradients go (views, (in, out))."""
+    """One linear layer, y = x @ weight + bias, and the tensors its gradients are written to.
+
+    All four are views shaped as the product uses them: weight and weight_grad (in, out), bias and
+    bias_grad (out,); for an ``nn.Linear`` they are transposed views of its (out, in) weight.
+    """
 
     weight: torch.Tensor
     bias: torch.Tensor
@@ -48,8 +55,8 @@ class _PolicyPass(NamedTuple):
     """What the policy's backward needs from its forward pass."""
 
     hidden: list[torch.Tensor]  # the inputs of the actor's layers
+    raw: torch.Tensor  # the pre-squash half of the actor's output, which log_std is made from
     noise: torch.Tensor
-    log_std: torch.Tensor
     std: torch.Tensor
 
 
@@ -62,12 +69,27 @@ class HandwrittenGradients:
     """
 
     def __init__(self, agent):
+        layers = [type(module) for module in agent.actor.net]
+        if set(layers) != {torch.nn.Linear, torch.nn.ReLU} or not isinstance(agent.critic.q, EnsembleMLP):
+            raise ValueError(f"sac: handwritten gradients need ReLU networks of linear layers, not {layers}")
+        if agent.critic.q.activation is not torch.nn.functional.relu:
+            raise ValueError("sac: handwritten gradients need critics with ReLU activations")
         self.agent = agent
         self._kept: dict[str, torch.Tensor] = {}
 
     def __call__(self, obs, action, reward, next_obs, terminated, noise) -> torch.Tensor:
-        """Gradients of the summed loss into ``.grad``; returns the metrics (the agent's ``_METRICS``
-        order) as one tensor, as ``SACAgent._losses`` does."""
+        """Overwrites every trained parameter's ``.grad`` with the summed loss's gradient; returns
+        the metrics (the agent's ``_METRICS`` order) as one tensor, as ``SACAgent._losses`` does.
+
+        Raises:
+            RuntimeError: a parameter is frozen (``eval()`` or ``requires_grad_(False)``). Autograd
+                leaves a frozen parameter without a gradient; this module would train it.
+        """
+        parameters = (p for group in self.agent.optimizer.param_groups for p in group["params"])
+        if not all(p.requires_grad for p in parameters):
+            raise RuntimeError(
+                f"{self.agent.name}: update() on frozen parameters (after eval() or requires_grad_(False))"
+            )
         with torch.no_grad():
             return self._update(obs, action, reward, next_obs, terminated, noise)
 
@@ -140,20 +162,21 @@ class HandwrittenGradients:
         hidden = self._forward(layers, features, "actor", out=out)
         mean, log_std = actor.head(out)
         action, log_prob = losses.squashed_gaussian_sample(mean, log_std, noise)
-        return action, log_prob, _PolicyPass(hidden, noise, log_std, log_std.exp())
+        return action, log_prob, _PolicyPass(hidden, out[:, mean.shape[1] :], noise, log_std.exp())
 
     def _policy_backward(self, policy: _PolicyPass, action, action_grad, log_prob_grad) -> torch.Tensor:
         """d loss / d actor output from d loss / d action and d loss / d log_prob (a scalar per row).
 
-        With u = mean + std * noise and action = tanh(u): log_prob's tanh correction
-        -log(1 - tanh(u)^2) has derivative 2 tanh(u) in u, and its Gaussian part -log_std per
-        dimension; log_std = min + c (tanh(raw) + 1) has derivative c (1 - tanh(raw)^2) in raw.
+        With u = mean + std * noise and action = tanh(u), log_prob has two parts that move: the tanh
+        correction -log(1 - tanh(u)^2), whose derivative in u is 2 tanh(u), and the Gaussian's
+        -log_std, whose derivative in each log_std is -1. And log_std = min + c (tanh(raw) + 1)
+        has derivative c (1 - tanh(raw)^2) in raw.
         """
         actor = self.agent.actor
         grad_u = action_grad.mul_(1.0 - action * action).add_(action * (2.0 * log_prob_grad))
         grad_log_std = grad_u * policy.noise * policy.std - log_prob_grad
         half_range = 0.5 * (actor.log_std_max - actor.log_std_min)
-        tanh_raw = (policy.log_std - actor.log_std_min) / half_range - 1.0
+        tanh_raw = torch.tanh(policy.raw)
         grad_raw = grad_log_std.mul_(1.0 - tanh_raw * tanh_raw).mul_(half_range)
         return torch.cat([grad_u, grad_raw], dim=-1)
 
@@ -167,8 +190,9 @@ class HandwrittenGradients:
         torch.addmm(layers[-1].bias, hidden[-1], layers[-1].weight, out=out)
         return hidden
 
-    def _backward(self, layers: list[_Layer], hidden: list[torch.Tensor], grad: torch.Tensor, weight_grads: bool,
-                  input_grad: bool) -> torch.Tensor | None:  # fmt: skip
+    def _backward(
+        self, layers: list[_Layer], hidden: list[torch.Tensor], grad: torch.Tensor, weight_grads: bool, input_grad: bool
+    ) -> torch.Tensor | None:
         """Back from grad (d loss / d output): writes the layers' gradients when weight_grads and
         returns d loss / d input when input_grad."""
         for i in reversed(range(len(layers))):
