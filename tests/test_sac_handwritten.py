@@ -83,6 +83,35 @@ def test_the_kept_tensors_follow_a_changing_batch_size():
         assert _compare_one_step(reference, handwritten, n, seed) == 13
 
 
+def test_tied_critics_send_the_actor_gradient_through_the_member_the_minimum_picks():
+    """Equal critics tie on every row: the minimum picks the first, as autograd's does, and the
+    other members' backward has no rows at all."""
+    config = {"hidden": (16, 16), "n_critics": 3}
+    agents = _agent("autograd", AgentSpec(), **config), _agent("handwritten", AgentSpec(), **config)
+    with torch.no_grad():
+        for agent in agents:
+            for critic in (agent.critic, agent.critic_target):
+                for tensor in (*critic.q.weights, *critic.q.biases):
+                    tensor.copy_(tensor[:1].expand_as(tensor))
+    assert _compare_one_step(*agents, 16, seed=2) == 13
+
+
+def test_the_layer_views_follow_replaced_parameter_and_gradient_tensors():
+    """After an update, a dtype change (new parameter tensors) and gradients set to None (new
+    gradient tensors): the next update writes into the new ones, and they equal autograd's."""
+    config = {"hidden": (16, 16)}
+    reference = _agent("autograd", AgentSpec(), **config)
+    handwritten = _agent("handwritten", AgentSpec(), dtype=torch.float32, **config)
+    handwritten.update(_batch(8, seed=0, dtype=torch.float32))
+    handwritten.load_state_dict(reference.state_dict())
+    handwritten.nets.to(torch.float64)
+    handwritten.log_alpha.data = handwritten.log_alpha.data.to(torch.float64)
+    handwritten.optimizer.zero_grad(set_to_none=True)
+    assert _compare_one_step(reference, handwritten, 8, seed=1) == 13
+    handwritten.optimizer.zero_grad(set_to_none=True)
+    assert _compare_one_step(reference, handwritten, 8, seed=2) == 13
+
+
 def test_an_update_of_frozen_parameters_is_refused():
     agent = SACAgent(SACConfig(device="cpu", hidden=(16, 16), batch_size=8))
     agent.actor.requires_grad_(False)

@@ -57,7 +57,7 @@ class SACConfig:
     gradients: str = "auto"
     """How the update's gradients are computed: "autograd", or "handwritten" (agents/sac/handwritten.py:
     the same math written out, with its activations in tensors kept between updates, which keeps an
-    update's memory in the CPU's cache; 1.05-1.17x autograd's speed on our CPUs, benchmarks/RESULTS.md).
+    update's memory in the CPU's cache; 1.1-1.27x autograd's speed on our CPUs, benchmarks/RESULTS.md).
     "auto": handwritten for the eager update on a CPU, autograd with compile, graph_update or CUDA
     ("handwritten" also runs on CUDA, where it is not measured to pay)."""
     features: str = "raw"

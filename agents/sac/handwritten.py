@@ -5,9 +5,11 @@ every 256x256 activation and gradient of an update in freshly allocated memory t
 in the cache, and the element-wise passes over it (the bias copies of ``addmm``, ReLU and its
 backward) then cost 6-9x what they cost on cached memory (profile, benchmarks/RESULTS.md). Here
 the same passes write into tensors kept from one update to the next, whose working set (about
-2 MB at the default sizes) stays in the cache. With the same products and no other change the
-update runs at 1.05-1.17x the autograd one (``benchmarks/bench_agents.py`` times both side by
-side); a throwaway prototype of this module without the kept tensors ran level with autograd.
+3 MB at the default sizes) mostly stays in the cache. On top of that the actor runs once over the
+next and the current observations, the actor loss's backward through the critics runs over the
+rows each critic's minimum picks (15 large products per update instead of 16), and the layer
+views are made once. ``benchmarks/bench_agents.py`` times this update beside autograd's and a
+lean plain SAC (RESULTS: 1.1-1.27x autograd's).
 
 The math is ``SACAgent._losses`` followed by its ``backward()``: the critic loss, the actor loss
 through detached critic weights and the temperature loss (``agents.sac.losses``, the same pure
@@ -34,11 +36,13 @@ _threshold_backward = torch.ops.aten.threshold_backward.grad_input
 class _Layer(NamedTuple):
     """One linear layer, y = x @ weight + bias, and the tensors its gradients are written to.
 
-    All four are views shaped as the product uses them: weight and weight_grad (in, out), bias and
-    bias_grad (out,); for an ``nn.Linear`` they are transposed views of its (out, in) weight.
+    All are views shaped as the products use them: weight and weight_grad (in, out), weight_t
+    (out, in) for the backward's product, bias and bias_grad (out,); for an ``nn.Linear`` weight and
+    weight_grad are transposed views of its (out, in) weight.
     """
 
     weight: torch.Tensor
+    weight_t: torch.Tensor
     bias: torch.Tensor
     weight_grad: torch.Tensor
     bias_grad: torch.Tensor
@@ -76,6 +80,8 @@ class HandwrittenGradients:
             raise ValueError("sac: handwritten gradients need critics with ReLU activations")
         self.agent = agent
         self._kept: dict[str, torch.Tensor] = {}
+        self._views_key: tuple = ()
+        self._views: tuple = ()
 
     def __call__(self, obs, action, reward, next_obs, terminated, noise) -> torch.Tensor:
         """Overwrites every trained parameter's ``.grad`` with the summed loss's gradient; returns
@@ -96,15 +102,20 @@ class HandwrittenGradients:
     # ------------------------------------------------------------------ the update
     def _update(self, obs, action, reward, next_obs, terminated, noise) -> torch.Tensor:
         agent, config = self.agent, self.agent.config
-        actor_layers = self._actor_layers()
-        critic_layers = self._critic_layers(agent.critic, with_grads=True)
-        target_layers = self._critic_layers(agent.critic_target, with_grads=False)
+        actor_layers, critic_layers, target_layers = self._layer_views()
         members, batch = len(critic_layers), len(obs)
-        features, next_features = with_features(obs, config.features), with_features(next_obs, config.features)
         alpha = agent.log_alpha.exp()
 
-        # The soft target: the actor and the target critics on the next observation.
-        next_action, next_log_prob, _ = self._policy(actor_layers, next_features, noise[0])
+        # The actor on the next and on the current observations in one pass of 2B rows (its weights
+        # do not change in between): the soft target takes the first half, the actor loss the second.
+        both = with_features(torch.cat([next_obs, obs]), config.features)
+        next_features, features = both[:batch], both[batch:]
+        actions, log_probs, policy = self._policy(actor_layers, both, noise.reshape(2 * batch, -1))
+        next_action, action_pi = actions[:batch], actions[batch:]
+        next_log_prob, log_prob = log_probs[:batch], log_probs[batch:]
+        policy = _PolicyPass([h[batch:] for h in policy.hidden], *(t[batch:] for t in policy[1:]))
+
+        # The soft target: the target critics on the next observation.
         next_inputs = self._critic_inputs("next_inputs", next_features, agent._to_env(next_action))
         next_q = self._kept_tensor("next_q", (members, batch, 1), obs)
         for member in range(members):
@@ -125,7 +136,6 @@ class HandwrittenGradients:
         critic_loss = losses.critic_loss(q, target)
 
         # The actor loss through the critics with their weights held fixed.
-        action_pi, log_prob, policy = self._policy(actor_layers, features, noise[1])
         inputs_pi = self._critic_inputs("inputs_pi", features, agent._to_env(action_pi))
         q_pi = self._kept_tensor("q_pi", (members, batch, 1), obs)
         hidden_pi = [  # all members' activations are needed at once here
@@ -134,14 +144,23 @@ class HandwrittenGradients:
         ]
         q_pi = q_pi.squeeze(-1)
         actor_loss = losses.actor_loss(q_pi, log_prob, alpha)
-        # d actor_loss / d q_pi: -1/B at the member the minimum picks (as autograd routes a min's gradient).
+        # d actor_loss / d q_pi is -1/B at the member the minimum picks and 0 at the others (as
+        # autograd routes a min's gradient), so each member's backward runs over its picked rows only:
+        # the rows it does not pick would carry zeros through every layer.
         picked = q_pi.min(dim=0).indices
-        action_grad = None
+        action_grad = torch.zeros_like(action_pi)
         for member in range(members):
-            grad = (picked == member).to(q_pi.dtype).mul_(-1.0 / batch).unsqueeze(-1)
-            grad = self._backward(critic_layers[member], hidden_pi[member], grad, weight_grads=False, input_grad=True)
-            grad = grad[:, features.shape[1] :]
-            action_grad = grad.clone() if action_grad is None else action_grad.add_(grad)
+            rows = (picked == member).nonzero().squeeze(1)
+            if len(rows) == 0:
+                continue
+            hidden = [None]  # the critic's input: no weight gradients here, so not needed
+            for i, h in enumerate(hidden_pi[member][1:], start=1):
+                hidden.append(
+                    torch.index_select(h, 0, rows, out=self._kept_tensor(f"picked{i}", h.shape, h)[: len(rows)])
+                )
+            grad = torch.full((len(rows), 1), -1.0 / batch, dtype=obs.dtype, device=obs.device)
+            grad = self._backward(critic_layers[member], hidden, grad, weight_grads=False, input_grad=True)
+            action_grad.index_add_(0, rows, grad[:, features.shape[1] :])
         if not agent._unit_box:  # the critics saw the action scaled into the environment's box
             action_grad.mul_(agent._scale)
         out_grad = self._policy_backward(policy, action_pi, action_grad, alpha / batch)
@@ -186,7 +205,9 @@ class HandwrittenGradients:
         hidden = [x]
         for i, layer in enumerate(layers[:-1]):
             h = self._kept_tensor(f"{name}.{i}", (len(x), layer.weight.shape[1]), x)
-            hidden.append(torch.addmm(layer.bias, hidden[-1], layer.weight, out=h).clamp_min_(0.0))
+            # The product, then the bias: addmm would first copy the bias into h and make the product
+            # read it back, one more pass over h (measured: 5-15% slower per layer out of the cache).
+            hidden.append(torch.mm(hidden[-1], layer.weight, out=h).add_(layer.bias).clamp_min_(0.0))
         torch.addmm(layers[-1].bias, hidden[-1], layers[-1].weight, out=out)
         return hidden
 
@@ -203,14 +224,32 @@ class HandwrittenGradients:
             if i == 0 and not input_grad:
                 return None
             below = self._kept_tensor(f"grad{i}", (len(grad), layer.weight.shape[0]), grad)
-            grad = torch.mm(grad, layer.weight.t(), out=below)
+            grad = torch.mm(grad, layer.weight_t, out=below)
             if i > 0:  # ReLU's backward: zero where its output was zero (as autograd's, which uses the output)
                 _threshold_backward(grad, hidden[i], 0.0, grad_input=grad)
         return grad
 
+    def _layer_views(self) -> tuple[list[_Layer], list[list[_Layer]], list[list[_Layer]]]:
+        """The actor's, the critics' and the target critics' layers, made once and made anew only
+        when a parameter or gradient tensor was replaced (a dtype or device change, a gradient set
+        to None): a few dozen view ops fewer per update. The kept views hold the old tensors alive,
+        so a replaced tensor cannot reappear at the same address."""
+        agent = self.agent
+        trained = [*agent.actor.parameters(), *agent.critic.parameters()]
+        tensors = (*trained, *(_grad(p) for p in trained), *agent.critic_target.parameters())
+        key = tuple(t.data_ptr() for t in tensors)
+        if key != self._views_key:
+            self._views = (
+                self._actor_layers(),
+                self._critic_layers(agent.critic, with_grads=True),
+                self._critic_layers(agent.critic_target, with_grads=False),
+            )
+            self._views_key = key
+        return self._views
+
     def _actor_layers(self) -> list[_Layer]:
         linears = [module for module in self.agent.actor.net if isinstance(module, torch.nn.Linear)]
-        return [_Layer(m.weight.t(), m.bias, _grad(m.weight).t(), _grad(m.bias)) for m in linears]
+        return [_Layer(m.weight.t(), m.weight, m.bias, _grad(m.weight).t(), _grad(m.bias)) for m in linears]
 
     @staticmethod
     def _critic_layers(critic, with_grads: bool) -> list[list[_Layer]]:
@@ -220,7 +259,7 @@ class HandwrittenGradients:
             member_layers = []
             for weight, bias in zip(ensemble.weights, ensemble.biases):
                 grads = (_grad(weight)[member], _grad(bias)[member, 0]) if with_grads else (None, None)
-                member_layers.append(_Layer(weight[member], bias[member, 0], *grads))
+                member_layers.append(_Layer(weight[member], weight[member].t(), bias[member, 0], *grads))
             layers.append(member_layers)
         return layers
 
@@ -229,8 +268,15 @@ class HandwrittenGradients:
         return torch.cat([features, action], dim=-1, out=out)
 
     def _kept_tensor(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-        """The tensor kept under name, made anew when the shape, dtype or device changed."""
+        """The tensor kept under name, or the first rows of it when it has more (the picked rows of
+        the actor loss's backward); made anew when it has fewer rows, another width, dtype or device."""
         kept = self._kept.get(name)
-        if kept is None or kept.shape != shape or kept.dtype != like.dtype or kept.device != like.device:
+        if (
+            kept is None
+            or kept.shape[1:] != shape[1:]
+            or kept.shape[0] < shape[0]
+            or kept.dtype != like.dtype
+            or kept.device != like.device
+        ):
             kept = self._kept[name] = like.new_empty(shape)
-        return kept
+        return kept if kept.shape[0] == shape[0] else kept[: shape[0]]
