@@ -110,6 +110,32 @@ def test_nan_in_a_loss_stops_with_a_clear_error_and_no_step():
         assert torch.equal(tensor, before[name]), name
 
 
+def _flushes_denormals() -> bool:
+    """Whether float operations on this thread now read a denormal as zero."""
+    return (torch.tensor([1e-39]) * 1.0).item() == 0.0
+
+
+@pytest.mark.parametrize("gradients", ["handwritten", "autograd"])
+def test_the_cpu_update_flushes_denormals_and_leaves_the_default_after(gradients):
+    supported = torch.set_flush_denormal(True)
+    torch.set_flush_denormal(False)
+    if not supported:
+        pytest.skip("this CPU cannot flush denormals")
+    seen = {}
+    for flush in (True, False):
+        agent = make_agent("sac", overrides={**SMALL, "gradients": gradients, "flush_denormals": flush})
+        agent.optimizer.register_step_pre_hook(lambda *_, flush=flush: seen.__setitem__(flush, _flushes_denormals()))
+        agent.update(_batch())
+        assert not _flushes_denormals()  # off again: the game's physics in this thread keeps IEEE floats
+    assert seen == {True: True, False: False}
+    agent = make_agent("sac", overrides={**SMALL, "gradients": gradients})
+    batch = _batch()
+    batch.reward[0] = float("nan")
+    with pytest.raises(FloatingPointError):
+        agent.update(batch)
+    assert not _flushes_denormals()  # also after an update that raised
+
+
 def test_policy_checkpoint_round_trip_gives_identical_actions(tmp_path):
     agent = make_agent("sac", overrides=SMALL, seed=5)
     agent.update(_batch())

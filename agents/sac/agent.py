@@ -5,9 +5,11 @@ matmul per layer); the critic, actor and temperature losses are summed and back-
 once, the actor's pass through the critic uses detached critic weights (so no critic weight
 gradients are computed and thrown away), one Adam with three parameter groups steps everything,
 and the target critics move with one fused ``_foreach_lerp_``. On a CPU the eager update's
-gradients are written out by hand instead (``gradients``, agents/sac/handwritten.py). With
-``graph_update`` all of it is one function that never waits for the device, recorded as one CUDA
-graph on a GPU (``agents.common.graphs``).
+gradients are written out by hand instead (``gradients``, agents/sac/handwritten.py), and the
+update runs with denormal floats flushed to zero (``flush_denormals``: a trained learner's Adam
+moments hold thousands of them, each a slow CPU assist). With ``graph_update`` all of it is one
+function that never waits for the device, recorded as one CUDA graph on a GPU
+(``agents.common.graphs``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from torch import nn
 from agents.base import AgentSpec, Learner, non_finite_error
 from agents.common.buffer import Batch
 from agents.common.graphs import GRAPH_SAFE_COMPILE_MODES, DeferredMetrics, UpdateGraph, gated_lerp_, gated_step
+from agents.common.runtime import denormals_flushed
 from agents.sac import losses
 from agents.sac.config import SACConfig
 from agents.sac.handwritten import HandwrittenGradients
@@ -148,19 +151,22 @@ class SACAgent(Learner):
             values = self._update_graph(batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise)
             self.updates += 1
             return DeferredMetrics(_METRICS, values, functools.partial(self._check_metrics, self.updates))
-        if self._handwritten is not None:  # writes the gradients into .grad itself
-            metrics = self._handwritten(batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise)
-        else:
-            total, metrics = self._loss_fn(
-                batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise
-            )
-            self.optimizer.zero_grad(set_to_none=True)
-            total.backward()
-        values = dict(zip(_METRICS, metrics.tolist()))
-        self.refuse_non_finite(**values)
-        self.optimizer.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(self._target_params, self._online_params, self.config.tau)
+        with denormals_flushed(self.device, enabled=self.config.flush_denormals):
+            if self._handwritten is not None:  # writes the gradients into .grad itself
+                metrics = self._handwritten(
+                    batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise
+                )
+            else:
+                total, metrics = self._loss_fn(
+                    batch.obs, batch.action, batch.reward, batch.next_obs, batch.terminated, noise
+                )
+                self.optimizer.zero_grad(set_to_none=True)
+                total.backward()
+            values = dict(zip(_METRICS, metrics.tolist()))
+            self.refuse_non_finite(**values)
+            self.optimizer.step()
+            with torch.no_grad():
+                torch._foreach_lerp_(self._target_params, self._online_params, self.config.tau)
         self.updates += 1
         return values
 

@@ -60,6 +60,11 @@ class SACConfig:
     update's memory in the CPU's cache; 1.1-1.27x autograd's speed on our CPUs, benchmarks/RESULTS.md).
     "auto": handwritten for the eager update on a CPU, autograd with compile, graph_update or CUDA
     ("handwritten" also runs on CUDA, where it is not measured to pay)."""
+    flush_denormals: bool = True
+    """Run the update on a CPU with denormal floats read and written as zero (``denormals_flushed``
+    in agents/common/runtime.py): 1.16-1.17x faster updates from our league learner's state on one
+    thread (benchmarks/bench_denormals.py), no change to any step Adam takes. False: the CPU's IEEE
+    default."""
     features: str = "raw"
     """What the networks see: raw (the 18 observation numbers) or distances (those plus the 9
     distances between the players, the puck and the goals; agents/common/features.py)."""
