@@ -13,6 +13,7 @@ from torch.distributions import Normal, TanhTransform, TransformedDistribution
 from agents.base import AgentSpec
 from agents.checkpoint import CheckpointError, load_checkpoint
 from agents.common.buffer import Batch, ReplayBuffer
+from agents.common.runtime import denormals_flushed, flushing_denormals
 from agents.registry import load_policy, make_agent, make_config, save_policy
 from agents.sac import SACAgent, SACConfig, losses
 
@@ -110,30 +111,55 @@ def test_nan_in_a_loss_stops_with_a_clear_error_and_no_step():
         assert torch.equal(tensor, before[name]), name
 
 
-def _flushes_denormals() -> bool:
-    """Whether float operations on this thread now read a denormal as zero."""
-    return (torch.tensor([1e-39]) * 1.0).item() == 0.0
-
-
-@pytest.mark.parametrize("gradients", ["handwritten", "autograd"])
-def test_the_cpu_update_flushes_denormals_and_leaves_the_default_after(gradients):
+@pytest.fixture
+def one_thread():
+    """torch on one thread, as the league's and the cluster's learners run (restored after);
+    skipped where the CPU cannot flush denormals."""
     supported = torch.set_flush_denormal(True)
     torch.set_flush_denormal(False)
     if not supported:
         pytest.skip("this CPU cannot flush denormals")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("gradients", ["handwritten", "autograd"])
+def test_the_cpu_update_flushes_denormals_and_leaves_the_default_after(gradients, one_thread):
     seen = {}
     for flush in (True, False):
         agent = make_agent("sac", overrides={**SMALL, "gradients": gradients, "flush_denormals": flush})
-        agent.optimizer.register_step_pre_hook(lambda *_, flush=flush: seen.__setitem__(flush, _flushes_denormals()))
+        agent.optimizer.register_step_pre_hook(lambda *_, flush=flush: seen.__setitem__(flush, flushing_denormals()))
         agent.update(_batch())
-        assert not _flushes_denormals()  # off again: the game's physics in this thread keeps IEEE floats
+        assert not flushing_denormals()  # off again: the game's physics in this thread keeps IEEE floats
     assert seen == {True: True, False: False}
     agent = make_agent("sac", overrides={**SMALL, "gradients": gradients})
     batch = _batch()
     batch.reward[0] = float("nan")
     with pytest.raises(FloatingPointError):
         agent.update(batch)
-    assert not _flushes_denormals()  # also after an update that raised
+    assert not flushing_denormals()  # also after an update that raised
+
+
+def test_denormals_flushed_keeps_a_callers_setting_and_stays_off_with_more_threads(one_thread):
+    cpu = torch.device("cpu")
+    torch.set_flush_denormal(True)  # the caller's own (or an outer block's) setting
+    try:
+        with denormals_flushed(cpu):
+            assert flushing_denormals()
+        assert flushing_denormals()  # not switched off under the caller
+    finally:
+        torch.set_flush_denormal(False)
+    torch.set_num_threads(2)  # a worker started inside the block would keep the flag: not used
+    with denormals_flushed(cpu):
+        assert not flushing_denormals()
+    torch.set_num_threads(1)
+    with denormals_flushed(cpu, enabled=False):
+        assert not flushing_denormals()
+    with denormals_flushed(cpu):
+        assert flushing_denormals()
+    assert not flushing_denormals()
 
 
 def test_policy_checkpoint_round_trip_gives_identical_actions(tmp_path):

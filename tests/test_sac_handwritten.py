@@ -83,9 +83,9 @@ def test_the_kept_tensors_follow_a_changing_batch_size():
         assert _compare_one_step(reference, handwritten, n, seed) == 13
 
 
-def test_tied_critics_send_the_actor_gradient_through_the_member_the_minimum_picks():
-    """Equal critics tie on every row: the minimum picks the first, as autograd's does, and the
-    other members' backward has no rows at all."""
+def test_tied_critics_leave_members_without_picked_rows():
+    """Equal critics tie on every row, so the members the minimum does not pick have no rows at all
+    in the actor loss's backward; the gradients still equal autograd's."""
     config = {"hidden": (16, 16), "n_critics": 3}
     agents = _agent("autograd", AgentSpec(), **config), _agent("handwritten", AgentSpec(), **config)
     with torch.no_grad():

@@ -4,7 +4,7 @@
 state at import time. ``seed_everything`` seeds Python, NumPy's legacy generator and torch once
 at an entry point; ``rng_states``/``set_rng_states`` capture and restore them for exact resumes.
 ``load_optimizer_state`` resumes an optimizer's moments under the learning rates it was built with.
-``denormals_flushed`` runs a CPU update with denormal floats read and written as zero.
+``denormals_flushed`` runs a one-thread CPU update with denormal floats read and written as zero.
 (How a process stops cleanly on a signal is ``plumbing.signals``.)
 """
 
@@ -87,24 +87,34 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, saved: dict) -> None:
         group.update(values)
 
 
+def flushing_denormals() -> bool:
+    """Whether this thread's float operations now read and write denormal numbers as zero."""
+    return float(np.float32(1e-39) * np.float32(1.0)) == 0.0
+
+
 @contextlib.contextmanager
 def denormals_flushed(device: torch.device, enabled: bool = True) -> Iterator[None]:
-    """Within: on a CPU, this thread's float operations read and write denormal numbers (below
-    1.2e-38 in float32) as zero (``torch.set_flush_denormal``); afterwards off again, torch's default.
+    """Within: on a CPU that torch runs on one thread, this thread's float operations read and
+    write denormal numbers (below 1.2e-38 in float32) as zero (``torch.set_flush_denormal``);
+    afterwards the flag is as it was (off, torch's default, unless the caller had set it).
 
     Why: a trained network's Adam moments hold thousands of denormals (ReLU units that have all but
     died get gradients of 1e-39 and so on), and each operation on one costs the CPU a slow assist:
-    our league's SAC learner updates 1.16-1.17x faster with them flushed (benchmarks/bench_denormals.py).
-    What is lost is below 1.2e-38, far below any step Adam takes (its eps is 1e-8). Only the calling
-    thread: torch's intra-op worker threads keep their setting, so with more than one thread part
-    of the work still sees denormals. Nothing else in the process (the game's physics) runs with
-    it, since it is off again on return.
+    SAC learners update 1.02-1.17x faster with them flushed, more the more they hold (6k-16k in
+    ours; benchmarks/bench_denormals.py).
+    Values below 1.2e-38 become zero; a step Adam takes changes by about 1e-30 at most (its eps is
+    1e-8). One thread only: the flag belongs to a thread, torch's intra-op workers keep their own,
+    and a worker started inside the block would keep it for good. Nothing else in the process (the
+    game's physics) runs with it, since it is restored on return.
 
     Args:
         device: where the work runs; on any other than the CPU nothing changes.
         enabled: False runs the block as it is (a config switch's off).
     """
-    if not enabled or device.type != "cpu" or not torch.set_flush_denormal(True):  # False: this CPU cannot
+    if not enabled or device.type != "cpu" or torch.get_num_threads() != 1 or flushing_denormals():
+        yield
+        return
+    if not torch.set_flush_denormal(True):  # this CPU cannot
         yield
         return
     try:

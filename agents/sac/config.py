@@ -61,10 +61,11 @@ class SACConfig:
     "auto": handwritten for the eager update on a CPU, autograd with compile, graph_update or CUDA
     ("handwritten" also runs on CUDA, where it is not measured to pay)."""
     flush_denormals: bool = True
-    """Run the update on a CPU with denormal floats read and written as zero (``denormals_flushed``
-    in agents/common/runtime.py): 1.16-1.17x faster updates from our league learner's state on one
-    thread (benchmarks/bench_denormals.py), no change to any step Adam takes. False: the CPU's IEEE
-    default."""
+    """Run the eager update on a CPU with denormal floats read and written as zero when torch runs
+    on one thread (``denormals_flushed`` in agents/common/runtime.py): 1.02-1.17x faster updates
+    from trained learners' states (benchmarks/bench_denormals.py). Values below 1.2e-38 become
+    zero, which moves a step Adam takes by about 1e-30 at most. False, more threads or
+    ``graph_update``: the CPU's IEEE default."""
     features: str = "raw"
     """What the networks see: raw (the 18 observation numbers) or distances (those plus the 9
     distances between the players, the puck and the goals; agents/common/features.py)."""
