@@ -1,9 +1,13 @@
-"""SAC: losses on hand-made tensors, shapes, checkpoint round trips, bad input, and (slow) learning."""
+"""SAC: losses on hand-made tensors, shapes, checkpoint round trips, bad input, denormals, and (slow) learning."""
 
 from __future__ import annotations
 
 import io
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +20,7 @@ from agents.common.buffer import Batch, ReplayBuffer
 from agents.common.runtime import denormals_flushed, flushing_denormals
 from agents.registry import load_policy, make_agent, make_config, save_policy
 from agents.sac import SACAgent, SACConfig, losses
+from agents.train import TrainConfig, train
 
 SMALL = {"hidden": [32, 32], "batch_size": 16, "device": "cpu"}
 
@@ -276,3 +281,24 @@ def test_sac_learns_a_state_dependent_target():
     error = np.abs(agent.act(test)[:, 0] - target(test)).mean()
     untrained = np.abs(SACAgent(agent.config, spec, seed=0).act(test)[:, 0] - target(test)).mean()
     assert error < 0.15 < untrained
+
+
+def test_bench_denormals_runs_on_a_training_checkpoint_and_refuses_other_files(tmp_path):
+    run = tmp_path / "run"
+    settings = {"n_envs": 4, "learning_starts": 100, "eval_every": 0, "checkpoint_every": 200, "buffer_size": 2000}
+    train(TrainConfig(steps=300, run_dir=str(run), progress=False, set=("hidden=[16,16]", "batch_size=16"), **settings))
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_denormals.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(run / "checkpoints" / "training.pt"), "--blocks", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["updates"] == 10 and set(result["ms_per_update"]) == {"plain", "flushed"}
+    refused = subprocess.run(
+        [sys.executable, str(script), str(run / "policy.pt")], capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.strip().count("\n") == 0 and "not a training checkpoint" in refused.stderr
