@@ -233,10 +233,10 @@ def build_trainer(config: TrainConfig, evaluator=None, hooks: Hooks | None = Non
     resume, initial, base = None, None, make_config(config.agent)
     if config.resume and has_checkpoint(checkpoint_path):
         resume = Resume(*latest_checkpoint(checkpoint_path, config.agent))
-        base = _stored_agent_config(config.agent, resume.payload["agent_config"], resume.path)
+        base = stored_agent_config(config.agent, resume.payload["agent_config"], resume.path)
     elif config.init:
         initial = load_checkpoint(config.init, algorithm=config.agent)
-        base = _stored_agent_config(config.agent, initial.config, Path(config.init))
+        base = stored_agent_config(config.agent, initial.config, Path(config.init))
     agent_config = parse_overrides(config.set, item.config, base=base, where=f"--set for {config.agent}")
     if "device" in config_to_dict(agent_config) and config.device != "auto":
         agent_config = make_config(config.agent, {**config_to_dict(agent_config), "device": config.device})
@@ -767,7 +767,7 @@ def stored_train_config(run_dir: str | Path) -> dict | None:
     return dict(payload["train_config"])
 
 
-def _stored_agent_config(agent: str, stored: dict, path: Path):
+def stored_agent_config(agent: str, stored: dict, path: Path):
     """The agent config a run was saved with; a field added since then takes its default."""
     known = set(config_to_dict(make_config(agent)))
     return make_config(agent, {k: v for k, v in stored.items() if k in known}, where=f"agent config in {path}")

@@ -20,6 +20,7 @@ import json
 import platform
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,6 +29,7 @@ from agents.base import AgentSpec
 from agents.checkpoint import CheckpointError
 from agents.common.buffer import ReplayBuffer
 from agents.registry import make_agent, make_config
+from agents.train import stored_agent_config
 from agents.training_checkpoint import read_training_checkpoint
 from plumbing.config import ConfigError, config_to_dict
 
@@ -49,8 +51,7 @@ def load_learner(path: str):
     payload = read_training_checkpoint(path, algorithm="sac")
     if not payload.get("buffer"):
         raise CheckpointError(f"{path} holds no replay buffer to draw batches from; save the run with its buffer")
-    known = set(config_to_dict(make_config("sac")))
-    stored = {key: value for key, value in payload["agent_config"].items() if key in known}
+    stored = config_to_dict(stored_agent_config("sac", payload["agent_config"], Path(path)))
     spec = AgentSpec.from_dict(payload["spec"])
     copies = []
     for flush in (False, True):

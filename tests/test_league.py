@@ -20,7 +20,7 @@ from agents.checkpoint import load_checkpoint
 from agents.collect import Collector
 from agents.registry import make_agent, make_policy, save_policy
 from arena.hockey.constants import Mode
-from league.config import DEFAULT_TOML, default_config, open_league, parse_config
+from league.config import DEFAULT_TOML, default_config, load_config, open_league, parse_config
 from league.ledger import LedgerWriter, read_ledger
 from league.pool import MemberError, Pool
 from league.standings import compute_standings, write_leaderboard
@@ -77,6 +77,16 @@ def test_a_league_directory_keeps_its_config(tmp_path):
     assert open_league(league) == created  # a restart without --config uses the stored one
     with pytest.raises(FileNotFoundError, match="holds no league"):
         open_league(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize("name", ["champion_restart", "league_vs_solo", "exploiters_ab", "exploiters_ab_main"])
+def test_committed_league_configs_load_on_a_fresh_clone(name):
+    # What their headers tell a user to run: every init checkpoint and external policy they name
+    # is in the repository or in ../shared, so the league starts on a machine without runs/.
+    config = load_config(ROOT / "benchmarks" / f"{name}.toml")
+    assert all(learner.init_path is None or learner.init_path.is_file() for learner in config.learners)
+    if name == "champion_restart":  # the line grows on from the committed champion
+        assert config.learner("sac").init_path.resolve() == ROOT / "models" / "league-champion" / "policy.pt"
 
 
 # ---------------------------------------------------------------------------- pool

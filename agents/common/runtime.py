@@ -111,10 +111,13 @@ def denormals_flushed(device: torch.device, enabled: bool = True) -> Iterator[No
         device: where the work runs; on any other than the CPU nothing changes.
         enabled: False runs the block as it is (a config switch's off).
     """
-    if not enabled or device.type != "cpu" or torch.get_num_threads() != 1 or flushing_denormals():
-        yield
-        return
-    if not torch.set_flush_denormal(True):  # this CPU cannot
+    if (
+        not enabled
+        or device.type != "cpu"
+        or torch.get_num_threads() != 1
+        or flushing_denormals()  # the caller's own setting: left as it is
+        or not torch.set_flush_denormal(True)  # this CPU cannot (called last: it sets the flag)
+    ):
         yield
         return
     try:
