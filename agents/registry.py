@@ -13,7 +13,7 @@ from pathlib import Path
 
 from agents.base import AgentSpec, FrozenPolicy
 from agents.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from agents.external import is_external, load_external
+from agents.external import ExternalPolicy, is_external, load_external, parse_external
 from agents.muzero import MuZeroAgent, MuZeroConfig
 from agents.sac import SACAgent, SACConfig
 from agents.scripted import ScriptedAgent, ScriptedConfig
@@ -201,3 +201,43 @@ def make_policy(text: str, seed: int = 0, device: str = "auto"):
         f"opponent {text!r} is neither a scripted player ({', '.join(scripted)}), a checkpoint file "
         "nor an external policy py:PATH.py:FUNCTION"
     )
+
+
+def _checkpoint_opponent_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix not in (".pt", ".pth"):
+        raise ValueError(
+            f"external policy {text!r}: expected py:PATH.py:FUNCTION or a policy checkpoint file (.pt), "
+            "e.g. models/muzero-hockey/policy.pt"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"external policy {text!r}: {path} does not exist")
+    return path
+
+
+def check_external_opponent(text: str) -> None:
+    """Refuses, without loading it, a league external that cannot be one (``load_external_opponent``).
+
+    Raises:
+        ValueError or FileNotFoundError: naming the text and what is expected.
+    """
+    if is_external(text):
+        parse_external(text)
+    else:
+        _checkpoint_opponent_path(text)
+
+
+def load_external_opponent(text: str, device: str = "cpu") -> ExternalPolicy:
+    """A league's fixed opponent (``[[externals]]``): an external policy ``py:PATH.py:FUNCTION``,
+    or a policy checkpoint (a model trained elsewhere, another league's member) played frozen on
+    ``device``. A checkpoint's identity is its weights' hash, as a promoted snapshot's is.
+
+    Raises:
+        ValueError (CheckpointError among them) or FileNotFoundError: naming the text.
+    """
+    if is_external(text):
+        return load_external(text)
+    path = _checkpoint_opponent_path(text)
+    checkpoint = load_checkpoint(path)
+    policy = frozen_policy(checkpoint, device, where=text, label=path.stem)
+    return ExternalPolicy(policy, text, checkpoint.sha256, [path.name])

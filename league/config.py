@@ -16,8 +16,8 @@ from pathlib import Path
 import tomllib
 
 from agents.checkpoint import CheckpointError, load_checkpoint
-from agents.external import parse_external
-from agents.registry import canonical_name, entry, make_config
+from agents.external import PREFIX, is_external
+from agents.registry import canonical_name, check_external_opponent, entry, make_config
 from agents.train import TrainConfig
 from league.layout import config_file
 from league.matchmaking import ANCHOR_SPLITS
@@ -159,9 +159,9 @@ class ExternalSettings:
     name: str
     """Unique name: letters, digits, - and _ (the member is NAME-<first 8 of its sha256>)."""
     policy: str = ""
-    """py:PATH.py:FUNCTION (agents/external.py). A relative PATH is looked up from the current
-    directory, then from the project root. (Leagues made before 2026-11-28's third session
-    wrote this key as ``player``; it is read as ``policy``.)"""
+    """py:PATH.py:FUNCTION (agents/external.py), or a policy checkpoint (.pt) played frozen. A
+    relative PATH is looked up from the current directory, then from the project root. (Leagues
+    made before 2026-11-28's third session wrote this key as ``player``; it is read as ``policy``.)"""
     fixed_rating: float | None = None
     """A TrueSkill mu to pin it at, as the anchors are (basic-strong 25, basic-weak 23), for a
     policy whose strength is known; none: rated from its games. Taken when it first joins."""
@@ -169,11 +169,14 @@ class ExternalSettings:
     @property
     def spec(self) -> str:
         """The policy with its file's path resolved (what the league loads)."""
-        path, sep, function = self.policy[len("py:") :].rpartition(":")
+        python = is_external(self.policy)
+        path, sep, function = self.policy[len(PREFIX) :].rpartition(":") if python else (self.policy, "", "")
         file = Path(path)
-        if sep and not file.is_file() and not file.is_absolute() and (PROJECT_ROOT / file).is_file():
-            return f"py:{(PROJECT_ROOT / file).resolve()}:{function}"
-        return f"py:{file.resolve()}:{function}" if sep and file.is_file() else self.policy
+        if not file.is_file() and not file.is_absolute() and (PROJECT_ROOT / file).is_file():
+            file = PROJECT_ROOT / file
+        if not file.is_file() or (python and not sep):
+            return self.policy
+        return f"{PREFIX}{file.resolve()}:{function}" if python else str(file.resolve())
 
 
 @dataclass(frozen=True)
@@ -449,7 +452,7 @@ def _validate(config: LeagueConfig, where: str) -> None:
         if external.name in names or [e.name for e in config.externals].count(external.name) > 1:
             fail(f"{label} name", "unique among learners and externals", external.name)
         try:
-            parse_external(external.spec)
+            check_external_opponent(external.spec)
         except (ValueError, FileNotFoundError) as error:
             raise ValueError(f"{where}: {label} policy: {error}") from None
 

@@ -15,8 +15,7 @@ import shutil
 from pathlib import Path
 
 from agents.checkpoint import CheckpointError, load_checkpoint
-from agents.external import load_external
-from agents.registry import canonical_name, frozen_policy, make_policy
+from agents.registry import canonical_name, frozen_policy, load_external_opponent, make_policy
 from league.layout import member_file, members_dir
 from league.ledger import snapshot_record
 from plumbing.files import atomic_write
@@ -113,7 +112,7 @@ class Pool:
         if cached is not None:
             return cached[1]
         try:
-            player = load_external(record["file"])
+            player = load_external_opponent(record["file"], self.device)
             problem = None
             if player.sha256 != record["sha256"]:
                 problem = (f"{member}: the files of {record['file']} changed since the ledger recorded them "
@@ -151,7 +150,7 @@ class Pool:
         ledger (a file swapped since the last check is refused, whatever its size and time)."""
         if is_external(self.snapshots[member]):
             try:
-                player = load_external(self.snapshots[member]["file"])
+                player = load_external_opponent(self.snapshots[member]["file"], self.device)
             except (ValueError, OSError) as error:
                 raise MemberError(f"{member}: {error}") from None
             if player.sha256 != self.snapshots[member]["sha256"]:

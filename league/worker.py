@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.external import load_external
+from agents.registry import load_external_opponent
 from agents.train import KEPT_EXTERNALS, Hooks, build_trainer, kept_names
 from arena.match import play_games
 from evaluation.stats import WDL
@@ -339,7 +339,7 @@ class LearnerWorker:
         learner that starts first enters them; the ledger keeps the first records)."""
         view = self.refresh()
         for external in self.config.externals:
-            player = load_external(external.spec)
+            player = load_external_opponent(external.spec, self.pool.device)
             member = external_member_id(external.name, player.sha256)
             if member not in view.snapshots:
                 record = external_record(member, external.name, player, external.fixed_rating)

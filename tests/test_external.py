@@ -10,11 +10,15 @@ import numpy as np
 import pytest
 from tiny_league import league_command, tiny_league_toml
 
+from agents.checkpoint import load_checkpoint
 from agents.external import load_external
-from agents.registry import make_policy
+from agents.registry import make_agent, make_policy, save_policy
 from agents.training_checkpoint import read_training_checkpoint
 from arena.match import play_games
+from league.config import parse_config
 from league.layout import learner_dir
+from league.ledger import read_ledger
+from league.pool import Pool
 
 ROOT = Path(__file__).resolve().parents[1]
 SHABIN = ROOT.parent / "shared" / "external" / "shabin_sac.py"
@@ -110,8 +114,7 @@ def test_evaluate_plays_an_external_policy_from_the_command_line(tmp_path):
 
 
 def test_an_external_policy_with_a_fixed_rating_keeps_it_while_the_others_move(tmp_path):
-    from league.config import parse_config
-    from league.ledger import LedgerWriter, external_record, read_ledger
+    from league.ledger import LedgerWriter, external_record
     from league.standings import rate_league
 
     text = f'[[learners]]\nname = "a"\n[[externals]]\nname = "fwd"\npolicy = "py:{_player(tmp_path / "p")}:load"\n'
@@ -151,3 +154,33 @@ def test_a_league_learner_keeps_its_games_against_the_externals_in_a_buffer_of_t
     kept, main = payload["kept"], payload["buffer"]
     # the external's games (about half of them) and only those: fewer rows than the main buffer's
     assert 0 < kept["rows"] < main["rows"] * main["n_envs"]
+
+
+def test_a_policy_checkpoint_is_a_league_external_named_by_its_weights(tmp_path):
+    checkpoint = tmp_path / "friend.pt"
+    save_policy(checkpoint, make_agent("sac", overrides={"hidden": (8, 8), "device": "cpu"}, seed=3), step=7)
+    text = tiny_league_toml("a").replace("[league]", '[league]\nanchors = ["weak"]')
+    text = text.replace('device = "cpu"', 'device = "cpu"\nsteps = 600')
+    text += f'[matchmaking]\nexternals = 0.5\n[[externals]]\nname = "friend"\npolicy = "{checkpoint}"\n'
+    (tmp_path / "league.toml").write_text(text)
+    league = tmp_path / "league"
+    result = subprocess.run(league_command(league, "--config", tmp_path / "league.toml", "--minutes", "0"),
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    view = read_ledger(league)
+    (member,) = [m for m, r in view.snapshots.items() if r.get("origin") == "external"]
+    sha256 = load_checkpoint(checkpoint).sha256
+    assert member == f"friend-{sha256[:8]}" and view.snapshots[member]["file"] == str(checkpoint.resolve())
+    assert any(member in (g["a"], g["b"]) for g in view.rated_games())  # it played
+
+    # other weights under the same file: the member is excluded, naming the mismatch
+    save_policy(checkpoint, make_agent("sac", overrides={"hidden": (8, 8), "device": "cpu"}, seed=4), step=7)
+    pool = Pool(league, ["weak"], device="cpu")
+    pool.update(view.snapshots)
+    assert "hash mismatch" in pool.problem(member)
+
+    # a file that is neither kind, or is missing, is refused in one line when the config is read
+    refused = {tmp_path / "league.toml": "or a policy checkpoint file", tmp_path / "no.pt": "does not exist"}
+    for policy, message in refused.items():
+        with pytest.raises((ValueError, FileNotFoundError), match=message):
+            parse_config(text.replace(str(checkpoint), str(policy)))

@@ -79,13 +79,15 @@ def test_a_league_directory_keeps_its_config(tmp_path):
         open_league(tmp_path / "nothing")
 
 
-@pytest.mark.parametrize("name", ["champion_restart", "league_vs_solo", "exploiters_ab", "exploiters_ab_main"])
+@pytest.mark.parametrize(
+    "name", ["champion_restart", "champion_mixed", "league_vs_solo", "exploiters_ab", "exploiters_ab_main"]
+)
 def test_committed_league_configs_load_on_a_fresh_clone(name):
     # What their headers tell a user to run: every init checkpoint and external policy they name
     # is in the repository or in ../shared, so the league starts on a machine without runs/.
     config = load_config(ROOT / "benchmarks" / f"{name}.toml")
     assert all(learner.init_path is None or learner.init_path.is_file() for learner in config.learners)
-    if name == "champion_restart":  # the line grows on from the committed champion
+    if name in ("champion_restart", "champion_mixed"):  # the line grows on from the committed champion
         assert config.learner("sac").init_path.resolve() == ROOT / "models" / "league-champion" / "policy.pt"
 
 
