@@ -216,15 +216,16 @@ def _checkpoint_opponent_path(text: str) -> Path:
 
 
 def check_external_opponent(text: str) -> None:
-    """Refuses, without loading it, a league external that cannot be one (``load_external_opponent``).
+    """Refuses a league external that cannot be one (``load_external_opponent``) before a league
+    starts: a checkpoint is read, a Python file is not run.
 
     Raises:
-        ValueError or FileNotFoundError: naming the text and what is expected.
+        ValueError (CheckpointError among them) or FileNotFoundError: naming the text and what is expected.
     """
     if is_external(text):
         parse_external(text)
     else:
-        _checkpoint_opponent_path(text)
+        load_checkpoint(_checkpoint_opponent_path(text))
 
 
 def load_external_opponent(text: str, device: str = "cpu") -> ExternalPolicy:

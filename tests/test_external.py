@@ -180,7 +180,9 @@ def test_a_policy_checkpoint_is_a_league_external_named_by_its_weights(tmp_path)
     assert "hash mismatch" in pool.problem(member)
 
     # a file that is neither kind, or is missing, is refused in one line when the config is read
-    refused = {tmp_path / "league.toml": "or a policy checkpoint file", tmp_path / "no.pt": "does not exist"}
+    (tmp_path / "noise.pt").write_bytes(bytes(range(256)))
+    refused = {tmp_path / "league.toml": "or a policy checkpoint file", tmp_path / "no.pt": "does not exist",
+               tmp_path / "noise.pt": "cannot be read"}  # fmt: skip
     for policy, message in refused.items():
         with pytest.raises((ValueError, FileNotFoundError), match=message):
             parse_config(text.replace(str(checkpoint), str(policy)))
