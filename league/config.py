@@ -25,6 +25,17 @@ from plumbing.config import config_from_dict, config_to_dict
 from plumbing.files import atomic_write
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _project_path(text: str) -> Path:
+    """A relative path as given when it names a file from the current directory, else from the
+    project root when it names one there (models/... works from anywhere)."""
+    path = Path(text)
+    if not path.is_file() and not path.is_absolute() and (PROJECT_ROOT / path).is_file():
+        return PROJECT_ROOT / path
+    return path
+
+
 # The TrainConfig fields a league sets itself (per learner or from the league), not the user.
 _LEAGUE_OWNED = {"agent", "opponents", "steps", "run_dir", "seed", "device", "resume", "init", "set", "progress"}
 
@@ -140,10 +151,7 @@ class LearnerSettings:
     def init_path(self) -> Path | None:
         if not self.init:
             return None
-        path = Path(self.init)
-        if not path.is_file() and not path.is_absolute() and (PROJECT_ROOT / path).is_file():
-            return PROJECT_ROOT / path
-        return path
+        return _project_path(self.init)
 
     round_steps: int = 0
     """Training steps between this learner's snapshots (0: the league's round_steps); a slow
@@ -171,9 +179,7 @@ class ExternalSettings:
         """The policy with its file's path resolved (what the league loads)."""
         python = is_external(self.policy)
         path, sep, function = self.policy[len(PREFIX) :].rpartition(":") if python else (self.policy, "", "")
-        file = Path(path)
-        if not file.is_file() and not file.is_absolute() and (PROJECT_ROOT / file).is_file():
-            file = PROJECT_ROOT / file
+        file = _project_path(path)
         if not file.is_file() or (python and not sep):
             return self.policy
         return f"{PREFIX}{file.resolve()}:{function}" if python else str(file.resolve())
