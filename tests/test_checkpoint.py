@@ -150,3 +150,50 @@ def test_refusals_say_what_the_file_is(tmp_path):
         with pytest.raises(CheckpointError, match=message) as caught:
             load_checkpoint(path)
         assert "\n" not in str(caught.value) and "weights_only=False" not in str(caught.value)
+
+
+def _sac_line(tmp_path: Path, hidden=(8, 8)) -> list[Path]:
+    """Three small SAC snapshots of one network, saved at steps 100, 200 and 300."""
+    from agents.registry import make_agent, save_policy
+
+    paths = []
+    for step, seed in ((100, 1), (200, 2), (300, 3)):
+        paths.append(tmp_path / f"sac-{step}.pt")
+        save_policy(paths[-1], make_agent("sac", overrides={"hidden": hidden, "device": "cpu"}, seed=seed), step=step)
+    return paths
+
+
+def test_an_average_of_snapshots_holds_their_mean_weights_and_plays(tmp_path, capsys):
+    from scripts import average
+
+    paths = _sac_line(tmp_path)
+    out = tmp_path / "mean.pt"
+    assert average.main([*map(str, paths), "--steps", "150:300", "--out", str(out)]) == 0
+    assert "averaged 2 checkpoints (steps 200 to 300)" in capsys.readouterr().out
+    mean, (second, third) = load_checkpoint(out, algorithm="sac"), [load_checkpoint(p) for p in paths[1:]]
+    assert (mean.step, mean.config, mean.parent) == (300, third.config, third.sha256)
+    assert mean.extra["averaged"] == [{"sha256": second.sha256, "step": 200}, {"sha256": third.sha256, "step": 300}]
+    for name, tensor in mean.state_dict.items():
+        torch.testing.assert_close(tensor, (second.state_dict[name] + third.state_dict[name]) / 2)
+    assert not torch.equal(mean.state_dict["actor.net.0.weight"], third.state_dict["actor.net.0.weight"])
+    action = load_policy(out, device="cpu").act(np.zeros((3, 18), dtype=np.float32))
+    assert action.shape == (3, 4) and np.isfinite(action).all()
+
+
+def test_averaging_refuses_different_networks_and_empty_ranges_in_one_line(tmp_path, capsys):
+    from scripts import average
+
+    small, wide = _sac_line(tmp_path / "a")[0], _sac_line(tmp_path / "b", hidden=(8, 16))[0]
+    out = tmp_path / "mean.pt"
+    for argv, message in (
+        ([str(small), str(wide)], "cannot average networks of different sizes: actor.net.2.weight is"),
+        (
+            [str(small), str(MODELS / "tdmpc2-hockey" / "policy.pt")],
+            "cannot average a 'sac' checkpoint with a 'tdmpc2' one",
+        ),
+        ([str(small), "--steps", "400:"], "no checkpoint was saved at steps 400 to"),
+    ):
+        assert average.main([*argv, "--out", str(out)]) == 2
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert len(lines) == 1 and message in lines[0], lines
+        assert not out.exists()
