@@ -1,6 +1,6 @@
 """Average the weights of snapshots of one training line into one policy checkpoint (stochastic
-weight averaging). A line's snapshots swing from one to the next; their mean plays like a good one
-of them, not like a chance one (benchmarks/RESULTS.md, twelfth session).
+weight averaging). A line's snapshots swing from one to the next; the mean of neighbours plays like
+their average member or a little better, without the swings (benchmarks/RESULTS.md, twelfth session).
 
     python scripts/average.py runs/my-league/members/sac-*.pt --steps 4150000:4550016 --out runs/sac-avg.pt
 
